@@ -1,0 +1,56 @@
+// The only reader of process.env. Everything else receives a typed Config.
+import { z } from 'zod';
+import path from 'node:path';
+
+const envSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z.string().url().optional(),
+  COFFER_DATA_DIR: z.string().default('.coffer'),
+  COFFER_MASTER_KEY: z.string().optional(),
+  COFFER_MASTER_KEYS: z.string().optional(),
+  COFFER_BOOTSTRAP_ADMIN_KEY: z.string().optional(),
+  COFFER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  COFFER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  COFFER_INVOCATION_RETENTION_HOURS: z.coerce.number().positive().default(24),
+  COFFER_ISSUER: z.string().optional(),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Postgres connection string; absent means embedded PGlite in dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Raw master-key settings; parsed by the crypto keyring. */
+  masterKey?: string;
+  masterKeys?: string;
+  bootstrapAdminKey?: string;
+  logLevel: string;
+  workers?: number;
+  invocationRetentionMs: number;
+  /** OAuth issuer / audience base; defaults to the listen address. */
+  issuer?: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.COFFER_DATA_DIR),
+    masterKey: e.COFFER_MASTER_KEY,
+    masterKeys: e.COFFER_MASTER_KEYS,
+    bootstrapAdminKey: e.COFFER_BOOTSTRAP_ADMIN_KEY,
+    logLevel: e.COFFER_LOG_LEVEL,
+    workers: e.COFFER_WORKERS,
+    invocationRetentionMs: e.COFFER_INVOCATION_RETENTION_HOURS * 3600_000,
+    issuer: e.COFFER_ISSUER,
+  };
+}

@@ -1,0 +1,116 @@
+// Start-up, in order: config -> database (+ migrations) -> master keys -> audit head -> first admin
+// -> app -> listen. Any failure before listening stops the process with a message for the operator.
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { openDatabase, type Database } from '../db/client.ts';
+import { migrate } from '../db/migrate.ts';
+import { loadKeyring, type Keyring } from './crypto/keyring.ts';
+import { verifyMasterKeys, rewrapAll } from './crypto/master-key-check.ts';
+import { ensureAuditHead } from './audit/audit-log.ts';
+import { bootstrapAdmin } from './services/bootstrap.ts';
+import { createApp } from './app.ts';
+import path from 'node:path';
+
+export interface RunningCoffer {
+  url: string;
+  port: number;
+  database: Database;
+  keyring: Keyring;
+  app: ReturnType<typeof createApp>['app'];
+  services: ReturnType<typeof createApp>['services'];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Use an already-open database (tests); otherwise opened from config. */
+  database?: Database;
+  /** Called with the generated first admin key, once; defaults to printing it. */
+  onAdminKey?: (key: string, url: string) => void;
+}
+
+export async function openForConfig(config: Config): Promise<Database> {
+  return openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: path.join(config.dataDir, 'pgdata') });
+}
+
+export async function prepareDatabase(config: Config, database: Database, logger: Logger) {
+  await migrate(database);
+  const keyring = loadKeyring({ masterKey: config.masterKey, masterKeys: config.masterKeys, dataDir: config.dataDir, allowDevelopmentKey: !config.databaseUrl });
+  if (keyring.development) {
+    logger.warn({ keyFile: path.join(config.dataDir, 'master.key') }, 'using a generated DEVELOPMENT master key; set COFFER_MASTER_KEY for production');
+  }
+  await verifyMasterKeys(database.db, keyring);
+  await ensureAuditHead(database.db);
+  return keyring;
+}
+
+export async function startCoffer(config: Config, options: StartOptions = {}): Promise<RunningCoffer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const database = options.database ?? (await openForConfig(config));
+  try {
+    const keyring = await prepareDatabase(config, database, logger);
+    const { app, services } = createApp({ database, keyring, logger });
+    const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
+
+    const server: ServerType = await new Promise((resolve) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, driver: database.driver }, 'coffer is listening');
+    if (boot.generatedKey) (options.onAdminKey ?? printAdminKey)(boot.generatedKey, url);
+
+    let closed = false;
+    return {
+      url, port, database, keyring, app, services,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (!options.database) await database.close();
+      },
+    };
+  } catch (err) {
+    if (!options.database) await database.close().catch(() => {});
+    throw err;
+  }
+}
+
+function printAdminKey(key: string, url: string) {
+  // Straight to the terminal, not the log stream: this is the one time the key is shown.
+  process.stdout.write([
+    '',
+    'First start: created the admin user. Its API key is shown only this once:',
+    '',
+    `  ${key}`,
+    '',
+    'Try it:',
+    `  curl -H "Authorization: Bearer ${key}" ${url}/v1/me`,
+    '',
+  ].join('\n') + '\n');
+}
+
+async function runRewrap(config: Config) {
+  const logger = createLogger(config.logLevel);
+  const database = await openForConfig(config);
+  try {
+    const keyring = await prepareDatabase(config, database, logger);
+    const report = await rewrapAll(database.db, keyring);
+    process.stdout.write(`rewrapped ${report.secretVersions} secret versions and ${report.signingKeys} signing keys under master key "${keyring.active.id}"\n` +
+      (report.retiredKeyIds.length ? `no longer used (may be removed from the keyring): ${report.retiredKeyIds.join(', ')}\n` : ''));
+  } finally {
+    await database.close();
+  }
+}
+
+export async function main(argv: string[]) {
+  const config = loadConfig();
+  if (argv[0] === 'rewrap') return runRewrap(config);
+  if (argv[0] && argv[0] !== 'serve') throw new Error(`unknown command "${argv[0]}" (expected: serve, rewrap)`);
+  const running = await startCoffer(config);
+  const stop = async () => { await running.close(); process.exit(0); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -1,0 +1,27 @@
+// The composition root for services: each factory gets only the dependencies it uses.
+import type { Db } from '../../db/client.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
+import { createVaultAccess } from './vault-access.ts';
+import { createVaultService } from './vaults.ts';
+import { createSecretService } from './secrets.ts';
+import { createWorkspaceService } from './workspaces.ts';
+import { createUserService } from './users.ts';
+import { createAuditQueryService } from './audit-query.ts';
+
+export function createServices(deps: { db: Db; keyring: Keyring }) {
+  const { db, keyring } = deps;
+  const audit = createAuditLog(db);
+  const authorizeVault = createVaultAccess({ db, audit });
+  return {
+    audit,
+    authorizeVault,
+    vaults: createVaultService({ db, audit, authorizeVault }),
+    secrets: createSecretService({ db, audit, keyring, authorizeVault }),
+    workspaces: createWorkspaceService({ db, audit }),
+    users: createUserService({ db, audit }),
+    auditQuery: createAuditQueryService({ db, audit, authorizeVault }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

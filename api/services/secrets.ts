@@ -1,0 +1,156 @@
+// What happens when a secret is written, read, listed, versioned or deleted: all of it is here.
+// Values are sealed before they reach db/ and opened only on the way out of a read; every read and
+// write commits together with its audit row (fail closed: no audit row, no value).
+import { inTransaction, type Db } from '../../db/client.ts';
+import * as secretsRepo from '../../db/repos/secrets.ts';
+import { findWorkspaceRoleByVaultName } from '../../db/repos/vaults.ts';
+import { CofferError, notFound } from '../errors.ts';
+import { newId } from '../crypto/credentials.ts';
+import { seal, open, secretAad } from '../crypto/envelope.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { actorFields, type Actor } from '../actor.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuthorizeVault } from './vault-access.ts';
+import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
+
+export const MAX_VALUE_BYTES = 64 * 1024;
+
+/** Who reads a secret from inside a function, for the grant check and the audit row. */
+export interface RuntimeReader {
+  workspaceId: string;
+  workspaceName: string;
+  functionName: string;
+  functionVersion: number;
+  invocationId: string;
+  principalId?: string | null;
+  requestId?: string | null;
+}
+
+export class AccessDeniedError extends Error {
+  readonly code = 'access_denied';
+  constructor(vault: string) { super(`access denied to vault "${vault}"`); }
+}
+
+export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault }) {
+  const { db, audit, keyring, authorizeVault } = deps;
+
+  async function findSecretOr404(vaultId: string, name: string) {
+    const secret = await secretsRepo.findSecret(db, vaultId, name);
+    if (!secret) throw notFound('secret');
+    return secret;
+  }
+
+  function openVersion(vaultId: string, name: string, v: { version: number; ciphertext: Buffer | null; wrappedKey: Buffer | null; masterKeyId: string | null }): string {
+    if (!v.ciphertext || !v.wrappedKey || !v.masterKeyId) throw new CofferError('version_destroyed', `version ${v.version} was destroyed`);
+    return open(keyring, { ciphertext: v.ciphertext, wrappedKey: v.wrappedKey, masterKeyId: v.masterKeyId }, secretAad(vaultId, name, v.version)).toString('utf8');
+  }
+
+  return {
+    async list(actor: Actor, vaultName: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.list');
+      return secretsRepo.listSecrets(db, vault.id);
+    },
+
+    async put(actor: Actor, vaultName: string, name: string, input: { value: string; description?: string }) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.write', { secret: name });
+      if (Buffer.byteLength(input.value, 'utf8') > MAX_VALUE_BYTES) {
+        throw new CofferError('value_too_large', `secret values are limited to ${MAX_VALUE_BYTES} bytes`);
+      }
+      return inTransaction(db, async (tx) => {
+        const secret = await secretsRepo.reserveNextVersion(tx, {
+          id: newId('sec'), vaultId: vault.id, name, description: input.description, actorId: actor.principal.id,
+        });
+        const version = secret.latestVersion;
+        const sealed = seal(keyring, input.value, secretAad(vault.id, name, version));
+        await secretsRepo.insertVersion(tx, { secretId: secret.id, version, ...sealed, createdBy: actor.principal.id });
+        await audit.append({ action: 'secret.write', outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        return { secret, version };
+      });
+    },
+
+    async metadata(actor: Actor, vaultName: string, name: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.metadata');
+      return findSecretOr404(vault.id, name);
+    },
+
+    async remove(actor: Actor, vaultName: string, name: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.delete', { secret: name });
+      const secret = await findSecretOr404(vault.id, name);
+      await inTransaction(db, async (tx) => {
+        await secretsRepo.deleteSecret(tx, secret.id);
+        await audit.append({ action: 'secret.delete', outcome: 'allowed', vault: vault.name, secret: name, ...actorFields(actor) }, tx);
+      });
+    },
+
+    async readValue(actor: Actor, vaultName: string, name: string, version?: number) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.read_value', { secret: name });
+      const secret = await findSecretOr404(vault.id, name);
+      const row = version === undefined
+        ? await secretsRepo.latestEnabledVersion(db, secret.id)
+        : await secretsRepo.findVersion(db, secret.id, version);
+      if (!row) throw notFound(version === undefined ? 'enabled version' : 'version');
+      if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${row.version} was destroyed`);
+      if (row.state === 'disabled') throw new CofferError('version_disabled', `version ${row.version} is disabled; enable it to read it`);
+      const value = openVersion(vault.id, name, row);
+      await audit.append({ action: 'secret.read', outcome: 'allowed', vault: vault.name, secret: name, version: row.version, ...actorFields(actor) });
+      return { value, version: row.version };
+    },
+
+    async versions(actor: Actor, vaultName: string, name: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'secrets.metadata');
+      const secret = await findSecretOr404(vault.id, name);
+      return secretsRepo.listVersions(db, secret.id);
+    },
+
+    async setVersionState(actor: Actor, vaultName: string, name: string, version: number, state: 'enabled' | 'disabled') {
+      const { vault } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
+      const secret = await findSecretOr404(vault.id, name);
+      return inTransaction(db, async (tx) => {
+        const row = await secretsRepo.findVersion(tx, secret.id, version);
+        if (!row) throw notFound('version');
+        if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${version} was destroyed and cannot change state`);
+        await secretsRepo.setVersionState(tx, secret.id, version, state);
+        await audit.append({ action: `secret.version.${state === 'enabled' ? 'enable' : 'disable'}`, outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        return { version, state };
+      });
+    },
+
+    async destroyVersion(actor: Actor, vaultName: string, name: string, version: number) {
+      const { vault } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
+      const secret = await findSecretOr404(vault.id, name);
+      await inTransaction(db, async (tx) => {
+        const row = await secretsRepo.findVersion(tx, secret.id, version);
+        if (!row) throw notFound('version');
+        await secretsRepo.destroyVersion(tx, secret.id, version);
+        await audit.append({ action: 'secret.version.destroy', outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+      });
+    },
+
+    /**
+     * A read from inside a function: the workspace's grant is checked now (not cached), the latest
+     * enabled version is opened, and the audit row names workspace, function, version, invocation.
+     * An unknown vault and a vault without a grant look the same to the function.
+     */
+    async readForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<string | undefined> {
+      const base = {
+        actorId: reader.principalId ?? null, actorKind: 'function', requestId: reader.requestId ?? null,
+        vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
+        invocationId: reader.invocationId,
+      };
+      const grant = await findWorkspaceRoleByVaultName(db, vaultName, reader.workspaceId);
+      if (!grant || !grant.role || !RUNTIME_READ_ROLES.includes(grant.role)) {
+        await audit.append({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
+        throw new AccessDeniedError(vaultName);
+      }
+      const found = await secretsRepo.findLatestEnabledByName(db, grant.vaultId, name);
+      const value = found ? openVersion(grant.vaultId, name, found.version) : undefined;
+      await audit.append({
+        ...base, action: 'secret.read', outcome: 'allowed', version: found?.version.version ?? null,
+        detail: { functionVersion: reader.functionVersion, ...(found ? {} : { missing: true }) },
+      });
+      return value;
+    },
+  };
+}
+
+export type SecretService = ReturnType<typeof createSecretService>;

@@ -1,0 +1,44 @@
+// The one place that decides whether an actor may do something to a vault.
+// A caller with no role on a vault gets the same 404 as for a vault that does not exist, so
+// vault names are not disclosed by probing; a caller with some role but not enough gets 403.
+import type { Db } from '../../db/client.ts';
+import type { Vault, VaultRole } from '../../db/schema.ts';
+import { findVaultByName, findPrincipalRole } from '../../db/repos/vaults.ts';
+import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
+import { CofferError, forbidden, notFound } from '../errors.ts';
+import type { Actor } from '../actor.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { isResourceName } from '../names.ts';
+
+export interface VaultAccess {
+  vault: Vault;
+  /** The actor's own role; admins without a grant have none but are allowed all the same. */
+  role: VaultRole | undefined;
+}
+
+/** Actions whose refusal is worth an audit row (they concern secret values or grants). */
+const AUDITED_DENIALS = new Set<VaultAction>(['secrets.read_value', 'secrets.write', 'secrets.delete', 'versions.manage', 'grants.edit', 'vault.delete']);
+
+export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
+  return async function authorizeVault(actor: Actor, vaultName: string, action: VaultAction, target: { secret?: string } = {}): Promise<VaultAccess> {
+    if (!isResourceName(vaultName)) throw notFound('vault');
+    const vault = await findVaultByName(deps.db, vaultName);
+    const role = vault ? await findPrincipalRole(deps.db, vault.id, actor.principal.id) : undefined;
+    if (vault && (actor.principal.isAdmin || vaultRoleAllows(role, action))) return { vault, role };
+
+    if (AUDITED_DENIALS.has(action)) {
+      await deps.audit.append({
+        action, outcome: 'denied', actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
+        vault: vaultName, secret: target.secret, detail: { reason: vault && role ? 'insufficient_role' : 'no_access' },
+      });
+    }
+    if (!vault || !role) throw notFound('vault');
+    throw forbidden(`your role "${role}" on vault "${vaultName}" does not allow ${action}`);
+  };
+}
+
+export type AuthorizeVault = ReturnType<typeof createVaultAccess>;
+
+export function requireAdmin(actor: Actor): void {
+  if (!actor.principal.isAdmin) throw new CofferError('forbidden', 'only instance admins can do this');
+}

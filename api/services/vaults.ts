@@ -1,0 +1,107 @@
+// Vaults and their grants: creation, listing, deletion, role assignments.
+import { inTransaction, type Db } from '../../db/client.ts';
+import type { VaultRole } from '../../db/schema.ts';
+import * as vaultsRepo from '../../db/repos/vaults.ts';
+import { findPrincipal } from '../../db/repos/principals.ts';
+import { findWorkspaceByName } from '../../db/repos/workspaces.ts';
+import { CofferError, notFound, badRequest } from '../errors.ts';
+import { newId } from '../crypto/credentials.ts';
+import { actorFields, type Actor } from '../actor.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuthorizeVault } from './vault-access.ts';
+
+export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVault: AuthorizeVault }) {
+  const { db, audit, authorizeVault } = deps;
+
+  return {
+    async list(actor: Actor) {
+      if (actor.principal.isAdmin) {
+        const all = await vaultsRepo.listAllVaults(db);
+        const mine = new Map((await vaultsRepo.listVaultsForPrincipal(db, actor.principal.id)).map((r) => [r.vault.id, r.role]));
+        return all.map((vault) => ({ vault, role: mine.get(vault.id) }));
+      }
+      return vaultsRepo.listVaultsForPrincipal(db, actor.principal.id);
+    },
+
+    async create(actor: Actor, input: { name: string; description?: string }) {
+      return inTransaction(db, async (tx) => {
+        const vault = await vaultsRepo.insertVault(tx, {
+          id: newId('vlt'), name: input.name, description: input.description ?? null, createdBy: actor.principal.id,
+        });
+        if (!vault) throw new CofferError('already_exists', `a vault named "${input.name}" already exists`);
+        await vaultsRepo.upsertGrant(tx, { id: newId('grt'), vaultId: vault.id, principalId: actor.principal.id, role: 'manager', createdBy: actor.principal.id });
+        await audit.append({ action: 'vault.create', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+        return { vault, role: 'manager' as VaultRole };
+      });
+    },
+
+    async get(actor: Actor, name: string) {
+      return authorizeVault(actor, name, 'vault.view');
+    },
+
+    async remove(actor: Actor, name: string) {
+      const { vault } = await authorizeVault(actor, name, 'vault.delete');
+      await inTransaction(db, async (tx) => {
+        await vaultsRepo.deleteVault(tx, vault.id);
+        await audit.append({ action: 'vault.delete', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+      });
+    },
+
+    async listGrants(actor: Actor, vaultName: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'grants.view');
+      return vaultsRepo.listGrants(db, vault.id);
+    },
+
+    async addGrant(actor: Actor, vaultName: string, input: { principal?: string; workspace?: string; role: VaultRole }) {
+      const { vault } = await authorizeVault(actor, vaultName, 'grants.edit');
+      if (!!input.principal === !!input.workspace) throw badRequest('give exactly one of "principal" or "workspace"');
+      let holder: { principalId?: string; workspaceId?: string };
+      if (input.workspace) {
+        // A workspace's functions only ever read; writing from functions is not part of the model.
+        if (input.role !== 'reader') throw badRequest('a workspace can only be granted the "reader" role');
+        const ws = await findWorkspaceByName(db, input.workspace);
+        if (!ws) throw notFound('workspace');
+        holder = { workspaceId: ws.id };
+      } else {
+        const p = await findPrincipal(db, input.principal!);
+        if (!p) throw notFound('principal');
+        holder = { principalId: p.id };
+      }
+      return inTransaction(db, async (tx) => {
+        const managers = await vaultsRepo.lockManagerGrants(tx, vault.id);
+        const { grant, previousRole } = await vaultsRepo.upsertGrant(tx, {
+          id: newId('grt'), vaultId: vault.id, ...holder, role: input.role, createdBy: actor.principal.id,
+        });
+        if (previousRole === 'manager' && input.role !== 'manager' && managers.length <= 1) {
+          throw new CofferError('last_manager', 'the last manager of a vault cannot be downgraded; add another manager first');
+        }
+        await audit.append({
+          action: 'grant.create', outcome: 'allowed', vault: vault.name, workspace: input.workspace ?? null,
+          detail: { grantId: grant.id, role: input.role, principalId: holder.principalId ?? null, previousRole: previousRole ?? null },
+          ...actorFields(actor),
+        }, tx);
+        return grant;
+      });
+    },
+
+    async removeGrant(actor: Actor, vaultName: string, grantId: string) {
+      const { vault } = await authorizeVault(actor, vaultName, 'grants.edit');
+      await inTransaction(db, async (tx) => {
+        const managers = await vaultsRepo.lockManagerGrants(tx, vault.id);
+        const grant = await vaultsRepo.findGrant(tx, vault.id, grantId);
+        if (!grant) throw notFound('grant');
+        if (grant.role === 'manager' && grant.principalId && managers.length <= 1) {
+          throw new CofferError('last_manager', 'the last manager of a vault cannot be removed; add another manager first');
+        }
+        await vaultsRepo.deleteGrant(tx, grant.id);
+        await audit.append({
+          action: 'grant.delete', outcome: 'allowed', vault: vault.name,
+          detail: { grantId: grant.id, role: grant.role, principalId: grant.principalId, workspaceId: grant.workspaceId },
+          ...actorFields(actor),
+        }, tx);
+      });
+    },
+  };
+}
+
+export type VaultService = ReturnType<typeof createVaultService>;

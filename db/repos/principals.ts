@@ -1,0 +1,74 @@
+// Principals (users, service accounts) and their API keys.
+import { and, eq, isNull, desc } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { principals, apiKeys } from '../schema.ts';
+
+export type NewPrincipal = typeof principals.$inferInsert;
+
+export async function insertPrincipal(db: Db, p: NewPrincipal) {
+  const [row] = await db.insert(principals).values(p).returning();
+  return row;
+}
+
+export async function findPrincipal(db: Db, id: string) {
+  const [row] = await db.select().from(principals).where(eq(principals.id, id));
+  return row;
+}
+
+export async function findPrincipalByName(db: Db, kind: 'user' | 'service_account', name: string) {
+  const [row] = await db.select().from(principals).where(and(eq(principals.kind, kind), eq(principals.name, name)));
+  return row;
+}
+
+export async function listPrincipals(db: Db, kind: 'user' | 'service_account') {
+  return db.select().from(principals).where(eq(principals.kind, kind)).orderBy(principals.name);
+}
+
+export async function updatePrincipal(db: Db, id: string, patch: Partial<NewPrincipal>) {
+  const [row] = await db.update(principals).set({ ...patch, updatedAt: new Date() }).where(eq(principals.id, id)).returning();
+  return row;
+}
+
+export async function deletePrincipal(db: Db, id: string) {
+  await db.delete(principals).where(eq(principals.id, id));
+}
+
+export async function anyAdminExists(db: Db): Promise<boolean> {
+  const rows = await db.select({ id: principals.id }).from(principals).where(eq(principals.isAdmin, true)).limit(1);
+  return rows.length > 0;
+}
+
+export async function insertApiKey(db: Db, k: typeof apiKeys.$inferInsert) {
+  const [row] = await db.insert(apiKeys).values(k).returning();
+  return row;
+}
+
+/** The key with this hash and its principal, for authentication. */
+export async function findApiKeyByHash(db: Db, hash: string) {
+  const [row] = await db
+    .select({ key: apiKeys, principal: principals })
+    .from(apiKeys)
+    .innerJoin(principals, eq(apiKeys.principalId, principals.id))
+    .where(eq(apiKeys.hash, hash));
+  return row;
+}
+
+export async function touchApiKey(db: Db, id: string, at: Date) {
+  await db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));
+}
+
+export async function listApiKeys(db: Db, principalId: string) {
+  return db.select().from(apiKeys).where(eq(apiKeys.principalId, principalId)).orderBy(desc(apiKeys.createdAt));
+}
+
+export async function revokeApiKey(db: Db, principalId: string, keyId: string) {
+  const [row] = await db.update(apiKeys).set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.principalId, principalId), isNull(apiKeys.revokedAt)))
+    .returning();
+  return row;
+}
+
+export async function findApiKey(db: Db, principalId: string, keyId: string) {
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, keyId), eq(apiKeys.principalId, principalId)));
+  return row;
+}

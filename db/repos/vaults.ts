@@ -1,0 +1,94 @@
+// Vaults and their grants.
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { vaults, vaultGrants, principals, workspaces, type VaultRole } from '../schema.ts';
+
+export async function insertVault(db: Db, v: typeof vaults.$inferInsert) {
+  const [row] = await db.insert(vaults).values(v).onConflictDoNothing().returning();
+  return row;
+}
+
+export async function findVaultByName(db: Db, name: string) {
+  const [row] = await db.select().from(vaults).where(eq(vaults.name, name));
+  return row;
+}
+
+export async function listAllVaults(db: Db) {
+  return db.select().from(vaults).orderBy(vaults.name);
+}
+
+/** Vaults on which the principal holds any role, with that role. */
+export async function listVaultsForPrincipal(db: Db, principalId: string) {
+  return db.select({ vault: vaults, role: vaultGrants.role }).from(vaults)
+    .innerJoin(vaultGrants, eq(vaultGrants.vaultId, vaults.id))
+    .where(eq(vaultGrants.principalId, principalId))
+    .orderBy(vaults.name);
+}
+
+export async function deleteVault(db: Db, id: string) {
+  await db.delete(vaults).where(eq(vaults.id, id));
+}
+
+/** The principal's role on the vault, if any. */
+export async function findPrincipalRole(db: Db, vaultId: string, principalId: string): Promise<VaultRole | undefined> {
+  const [row] = await db.select({ role: vaultGrants.role }).from(vaultGrants)
+    .where(and(eq(vaultGrants.vaultId, vaultId), eq(vaultGrants.principalId, principalId)));
+  return row?.role;
+}
+
+/** The workspace's role on a vault found by name, in one round trip (the runtime's hot path). */
+export async function findWorkspaceRoleByVaultName(db: Db, vaultName: string, workspaceId: string) {
+  const [row] = await db.select({ vaultId: vaults.id, role: vaultGrants.role }).from(vaults)
+    .leftJoin(vaultGrants, and(eq(vaultGrants.vaultId, vaults.id), eq(vaultGrants.workspaceId, workspaceId)))
+    .where(eq(vaults.name, vaultName));
+  return row;
+}
+
+export async function listGrants(db: Db, vaultId: string) {
+  return db.select({
+    grant: vaultGrants,
+    principalName: principals.name,
+    principalKind: principals.kind,
+    workspaceName: workspaces.name,
+  }).from(vaultGrants)
+    .leftJoin(principals, eq(principals.id, vaultGrants.principalId))
+    .leftJoin(workspaces, eq(workspaces.id, vaultGrants.workspaceId))
+    .where(eq(vaultGrants.vaultId, vaultId))
+    .orderBy(vaultGrants.createdAt);
+}
+
+export async function findGrant(db: Db, vaultId: string, grantId: string) {
+  const [row] = await db.select().from(vaultGrants).where(and(eq(vaultGrants.vaultId, vaultId), eq(vaultGrants.id, grantId)));
+  return row;
+}
+
+/** Inserts or changes the holder's role; one grant per holder and vault. */
+export async function upsertGrant(db: Db, g: typeof vaultGrants.$inferInsert) {
+  const holder = g.principalId
+    ? and(eq(vaultGrants.vaultId, g.vaultId), eq(vaultGrants.principalId, g.principalId))
+    : and(eq(vaultGrants.vaultId, g.vaultId), eq(vaultGrants.workspaceId, g.workspaceId!));
+  const [existing] = await db.select().from(vaultGrants).where(holder).for('update');
+  if (existing) {
+    const [row] = await db.update(vaultGrants).set({ role: g.role }).where(eq(vaultGrants.id, existing.id)).returning();
+    return { grant: row, previousRole: existing.role };
+  }
+  const [row] = await db.insert(vaultGrants).values(g).returning();
+  return { grant: row, previousRole: undefined };
+}
+
+export async function deleteGrant(db: Db, grantId: string) {
+  await db.delete(vaultGrants).where(eq(vaultGrants.id, grantId));
+}
+
+/** Locks the vault's manager grants and counts them, so two removals cannot both pass the check. */
+export async function lockManagerGrants(db: Db, vaultId: string): Promise<string[]> {
+  const rows = await db.select({ id: vaultGrants.id }).from(vaultGrants)
+    .where(and(eq(vaultGrants.vaultId, vaultId), eq(vaultGrants.role, 'manager'), sql`${vaultGrants.principalId} is not null`))
+    .for('update');
+  return rows.map((r) => r.id);
+}
+
+export async function vaultsByIds(db: Db, ids: string[]) {
+  if (ids.length === 0) return [];
+  return db.select().from(vaults).where(inArray(vaults.id, ids));
+}

@@ -1,0 +1,227 @@
+// The whole Coffer schema. Migrations under db/migrations are generated from this file by
+// drizzle-kit (`npm run db:generate`) and never edited by hand once they have landed.
+import { sql } from 'drizzle-orm';
+import {
+  pgTable, text, timestamp, boolean, integer, bigserial, bigint, jsonb, customType,
+  primaryKey, uniqueIndex, index, check,
+} from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+});
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/** Key/value facts about the installation: master-key check values, bootstrap marker. */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Anyone or anything that authenticates: users and service accounts. */
+export const principals = pgTable('principals', {
+  id: text('id').primaryKey(),
+  kind: text('kind', { enum: ['user', 'service_account'] }).notNull(),
+  name: text('name').notNull(),
+  description: text('description'),
+  isAdmin: boolean('is_admin').notNull().default(false),
+  active: boolean('active').notNull().default(true),
+  /** Service accounts only: which credential kind the account uses, fixed at creation. */
+  authKind: text('auth_kind', { enum: ['api_key', 'oauth'] }),
+  /** Service accounts only: the principal that created (owns) it. */
+  ownerId: text('owner_id'),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('principals_kind_name_uq').on(t.kind, t.name)]);
+
+/** API keys: only a SHA-256 of the key and a short display prefix are stored. */
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+  name: text('name'),
+  prefix: text('prefix').notNull(),
+  hash: text('hash').notNull(),
+  createdAt: createdAt(),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+}, (t) => [uniqueIndex('api_keys_hash_uq').on(t.hash), index('api_keys_principal_idx').on(t.principalId)]);
+
+/** OAuth client secrets of service accounts (at most two per account). */
+export const clientSecrets = pgTable('client_secrets', {
+  id: text('id').primaryKey(),
+  principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+  prefix: text('prefix').notNull(),
+  hash: text('hash').notNull(),
+  active: boolean('active').notNull().default(true),
+  createdAt: createdAt(),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+}, (t) => [index('client_secrets_principal_idx').on(t.principalId)]);
+
+/** JWT signing keys; the private JWK is envelope-sealed under the master key. */
+export const signingKeys = pgTable('signing_keys', {
+  kid: text('kid').primaryKey(),
+  alg: text('alg').notNull(),
+  publicJwk: jsonb('public_jwk').notNull(),
+  privateCiphertext: bytea('private_ciphertext').notNull(),
+  wrappedKey: bytea('wrapped_key').notNull(),
+  masterKeyId: text('master_key_id').notNull(),
+  createdAt: createdAt(),
+  /** Set when a newer key takes over signing; the public key stays published until retiredAt + token lifetime. */
+  retiredAt: timestamp('retired_at', { withTimezone: true }),
+});
+
+export const workspaces = pgTable('workspaces', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex('workspaces_name_uq').on(t.name)]);
+
+export const WORKSPACE_ROLES = ['owner', 'editor', 'invoker', 'viewer'] as const;
+export const workspaceMembers = pgTable('workspace_members', {
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: WORKSPACE_ROLES }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.workspaceId, t.principalId] }), index('workspace_members_principal_idx').on(t.principalId)]);
+
+export const vaults = pgTable('vaults', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex('vaults_name_uq').on(t.name)]);
+
+export const VAULT_ROLES = ['manager', 'writer', 'reader'] as const;
+/** A role on a vault, held by exactly one of a principal or a workspace. */
+export const vaultGrants = pgTable('vault_grants', {
+  id: text('id').primaryKey(),
+  vaultId: text('vault_id').notNull().references(() => vaults.id, { onDelete: 'cascade' }),
+  principalId: text('principal_id').references(() => principals.id, { onDelete: 'cascade' }),
+  workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: VAULT_ROLES }).notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex('vault_grants_principal_uq').on(t.vaultId, t.principalId).where(sql`${t.principalId} is not null`),
+  uniqueIndex('vault_grants_workspace_uq').on(t.vaultId, t.workspaceId).where(sql`${t.workspaceId} is not null`),
+  index('vault_grants_principal_idx').on(t.principalId),
+  check('vault_grants_one_holder', sql`(${t.principalId} is null) <> (${t.workspaceId} is null)`),
+]);
+
+export const secrets = pgTable('secrets', {
+  id: text('id').primaryKey(),
+  vaultId: text('vault_id').notNull().references(() => vaults.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description'),
+  /** Highest version number handed out; bumped atomically so concurrent writes never collide. */
+  latestVersion: integer('latest_version').notNull().default(0),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  updatedBy: text('updated_by').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('secrets_vault_name_uq').on(t.vaultId, t.name)]);
+
+export const VERSION_STATES = ['enabled', 'disabled', 'destroyed'] as const;
+export const secretVersions = pgTable('secret_versions', {
+  secretId: text('secret_id').notNull().references(() => secrets.id, { onDelete: 'cascade' }),
+  version: integer('version').notNull(),
+  state: text('state', { enum: VERSION_STATES }).notNull().default('enabled'),
+  /** Null once destroyed: the value is gone, the metadata stays. */
+  ciphertext: bytea('ciphertext'),
+  wrappedKey: bytea('wrapped_key'),
+  masterKeyId: text('master_key_id'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  destroyedAt: timestamp('destroyed_at', { withTimezone: true }),
+}, (t) => [primaryKey({ columns: [t.secretId, t.version] }), index('secret_versions_master_key_idx').on(t.masterKeyId)]);
+
+export const functions = pgTable('functions', {
+  id: text('id').primaryKey(),
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  activeVersion: integer('active_version').notNull(),
+  latestVersion: integer('latest_version').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('functions_workspace_name_uq').on(t.workspaceId, t.name)]);
+
+/** Immutable deployed versions of a function. */
+export const functionVersions = pgTable('function_versions', {
+  functionId: text('function_id').notNull().references(() => functions.id, { onDelete: 'cascade' }),
+  version: integer('version').notNull(),
+  code: text('code').notNull(),
+  /** The compiled script form the runtime executes, derived once at deploy. */
+  script: text('script').notNull(),
+  codeHash: text('code_hash').notNull(),
+  description: text('description'),
+  timeoutMs: integer('timeout_ms').notNull(),
+  memoryMb: integer('memory_mb').notNull(),
+  exposeSecrets: boolean('expose_secrets').notNull().default(false),
+  deployedBy: text('deployed_by').notNull(),
+  deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.functionId, t.version] })]);
+
+/** Recent invocations, kept for a configurable time. Logs are stored already redacted. */
+export const invocations = pgTable('invocations', {
+  id: text('id').primaryKey(),
+  functionId: text('function_id').notNull().references(() => functions.id, { onDelete: 'cascade' }),
+  workspaceId: text('workspace_id').notNull(),
+  version: integer('version').notNull(),
+  invokedBy: text('invoked_by'),
+  trigger: text('trigger').notNull().default('api'),
+  outcome: text('outcome').notNull(),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  logs: jsonb('logs').notNull(),
+  durationMs: integer('duration_ms').notNull(),
+  cpuMs: integer('cpu_ms').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+}, (t) => [index('invocations_function_started_idx').on(t.functionId, t.startedAt)]);
+
+/** Append-only, hash-chained audit trail. Never holds a secret value. */
+export const auditEvents = pgTable('audit_events', {
+  seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+  id: text('id').notNull(),
+  at: timestamp('at', { withTimezone: true }).notNull(),
+  requestId: text('request_id'),
+  actorId: text('actor_id'),
+  actorKind: text('actor_kind'),
+  action: text('action').notNull(),
+  outcome: text('outcome', { enum: ['allowed', 'denied'] }).notNull(),
+  vault: text('vault'),
+  secret: text('secret'),
+  version: integer('version'),
+  workspace: text('workspace'),
+  function: text('function'),
+  invocationId: text('invocation_id'),
+  detail: jsonb('detail'),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull(),
+}, (t) => [
+  index('audit_vault_idx').on(t.vault, t.seq),
+  index('audit_actor_idx').on(t.actorId, t.seq),
+  index('audit_at_idx').on(t.at),
+]);
+
+/** The head of the audit chain: one row, locked while appending so the chain stays linear. */
+export const auditHead = pgTable('audit_head', {
+  id: integer('id').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  lastHash: text('last_hash').notNull(),
+});
+
+export type Principal = typeof principals.$inferSelect;
+export type Vault = typeof vaults.$inferSelect;
+export type VaultGrant = typeof vaultGrants.$inferSelect;
+export type Secret = typeof secrets.$inferSelect;
+export type SecretVersion = typeof secretVersions.$inferSelect;
+export type Workspace = typeof workspaces.$inferSelect;
+export type VaultRole = (typeof VAULT_ROLES)[number];
+export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
+export type VersionState = (typeof VERSION_STATES)[number];
