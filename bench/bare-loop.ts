@@ -1,0 +1,64 @@
+// The baseline the runtime's throughput is compared with: the hello function run in a bare
+// isolated-vm loop (one isolate, the script compiled once, a fresh context per call, the argument
+// copied in, the promise awaited, the result copied out), with no IPC, bridge, limits or redaction.
+// It runs in a forked child so that the bench's own process never loads isolated-vm.
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { compileFunction } from '../runtime/index.ts';
+
+export interface BareLoopFigures { p50Ms: number; p99Ms: number; perSecond: number }
+
+const HELLO = 'export default async (args) => ({ hello: args.name })';
+const SELF = fileURLToPath(import.meta.url);
+
+export function bareLoop({ seconds, concurrency }: { seconds: number; concurrency: number }): Promise<BareLoopFigures> {
+  return new Promise((resolve, reject) => {
+    const child = fork(SELF, ['child', String(seconds), String(concurrency)], {
+      execPath: process.execPath,
+      execArgv: ['--no-node-snapshot'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let figures: BareLoopFigures | undefined;
+    child.on('message', (m) => { figures = m as BareLoopFigures; });
+    child.on('error', reject);
+    child.on('exit', (code) => (figures ? resolve(figures) : reject(new Error(`bare loop child exited with ${code}`))));
+  });
+}
+
+async function runChild(seconds: number, concurrency: number): Promise<BareLoopFigures> {
+  const ivm = createRequire(import.meta.url)('isolated-vm') as typeof import('isolated-vm');
+  const compiled = compileFunction(HELLO);
+  if (!compiled.ok) throw new Error(compiled.message);
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  const script = await isolate.compileScript(compiled.script);
+  const times: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  const call = async () => {
+    const t0 = performance.now();
+    const context = await isolate.createContext();
+    const factory = await script.run(context, { reference: true });
+    const fn = await factory.apply(undefined, [], { result: { promise: true, reference: true } });
+    const result = await fn.apply(undefined, [{ name: 'bench' }], { arguments: { copy: true }, result: { promise: true, copy: true } });
+    if ((result as { hello?: string }).hello !== 'bench') throw new Error('wrong result');
+    fn.release(); factory.release(); context.release();
+    times.push(performance.now() - t0);
+  };
+  for (let i = 0; i < 50; i++) await call(); // warm-up
+  times.length = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < end) await call(); }));
+  const elapsed = (performance.now() - started) / 1000;
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  isolate.dispose();
+  return { p50Ms: at(0.5), p99Ms: at(0.99), perSecond: times.length / elapsed };
+}
+
+if (process.argv[1] === SELF && process.argv[2] === 'child') {
+  const figures = await runChild(Number(process.argv[3]), Number(process.argv[4]));
+  process.send!(figures);
+  process.disconnect();
+} else if (process.argv[1] === SELF) {
+  console.log(await bareLoop({ seconds: Number(process.argv[2] ?? 3), concurrency: Number(process.argv[3] ?? 16) }));
+}

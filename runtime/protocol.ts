@@ -1,0 +1,31 @@
+// Messages between the gateway (pool.ts) and a worker process (worker.ts), over the fork IPC channel.
+// Kept short: field names are one or two letters because every invocation sends and receives them.
+// `i` is the pool's own invocation number, never the caller's invocationId.
+
+import type { LogLine } from './errors.ts';
+
+export type FailureCode =
+  | 'function_error'
+  | 'timeout'
+  | 'memory_limit'
+  | 'result_too_large'
+  | 'worker_crashed'
+  | 'overloaded'
+  | 'invalid_result'
+  | 'not_callable';
+
+/** Gateway -> worker. */
+export type ToWorker =
+  /** Run an invocation (`v` true: only evaluate the top level and check the default export is callable). */
+  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a: string; v?: true }
+  /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
+  | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] };
+
+/** Worker -> gateway. */
+export type FromWorker =
+  | { t: 'ready'; pid: number }
+  /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */
+  | { t: 'miss'; i: number }
+  | { t: 'sec'; i: number; r: number; v: string; n: string[] }
+  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number }
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number };
