@@ -23,10 +23,19 @@ export interface AuditEntry {
 
 type Hashed = Omit<AuditRow, 'seq' | 'prevHash' | 'hash'>;
 
+/** JSON with object keys sorted: jsonb does not keep key order, so the hash must not depend on it. */
+function sortedJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedJson);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
 function canonical(row: Hashed): string {
   return JSON.stringify([
     row.id, row.at.toISOString(), row.requestId, row.actorId, row.actorKind, row.action, row.outcome,
-    row.vault, row.secret, row.version, row.workspace, row.function, row.invocationId, row.detail ?? null,
+    row.vault, row.secret, row.version, row.workspace, row.function, row.invocationId, sortedJson(row.detail ?? null),
   ]);
 }
 

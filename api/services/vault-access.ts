@@ -16,8 +16,18 @@ export interface VaultAccess {
   role: VaultRole | undefined;
 }
 
-/** Actions whose refusal is worth an audit row (they concern secret values or grants). */
-const AUDITED_DENIALS = new Set<VaultAction>(['secrets.read_value', 'secrets.write', 'secrets.delete', 'versions.manage', 'grants.edit', 'vault.delete']);
+/**
+ * Actions whose refusal is worth an audit row (they concern secret values or grants), with the
+ * audit action an allowed attempt records, so one filter (`action=secret.read`) finds both outcomes.
+ */
+const AUDITED_DENIALS: Partial<Record<VaultAction, string>> = {
+  'secrets.read_value': 'secret.read',
+  'secrets.write': 'secret.write',
+  'secrets.delete': 'secret.delete',
+  'versions.manage': 'secret.version.manage',
+  'grants.edit': 'grant.edit',
+  'vault.delete': 'vault.delete',
+};
 
 export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
   return async function authorizeVault(actor: Actor, vaultName: string, action: VaultAction, target: { secret?: string } = {}): Promise<VaultAccess> {
@@ -26,9 +36,10 @@ export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
     const role = vault ? await findPrincipalRole(deps.db, vault.id, actor.principal.id) : undefined;
     if (vault && (actor.principal.isAdmin || vaultRoleAllows(role, action))) return { vault, role };
 
-    if (AUDITED_DENIALS.has(action)) {
+    const auditAction = AUDITED_DENIALS[action];
+    if (auditAction) {
       await deps.audit.append({
-        action, outcome: 'denied', actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
+        action: auditAction, outcome: 'denied', actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
         vault: vaultName, secret: target.secret, detail: { reason: vault && role ? 'insufficient_role' : 'no_access' },
       });
     }
