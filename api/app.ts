@@ -18,6 +18,15 @@ import { secretRoutes } from './routes/secrets.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import { userRoutes } from './routes/users.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { serviceAccountRoutes } from './routes/service-accounts.ts';
+import { oauthRoutes, signingKeyAdminRoutes } from './routes/oauth.ts';
+import { createServiceAccountService } from './services/service-accounts.ts';
+import { createSigningKeys } from './services/signing-keys.ts';
+import { createOAuthTokens } from './services/oauth-tokens.ts';
+import { createAccessTokenAuthenticator } from './services/access-token-auth.ts';
+import { createFailureLimiter } from './services/rate-limit.ts';
+import { functionRoutes } from './routes/functions.ts';
+import type { Runtime } from '../runtime/index.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -25,11 +34,27 @@ export interface AppDeps {
   database: Database;
   keyring: Keyring;
   logger: Logger;
+  /** OAuth issuer URL (also the base of the token audience); a getter because the port is known only after listening. */
+  issuer: () => string;
+  /** Failed token requests allowed per client id and per source address per minute. */
+  tokenFailuresPerMinute?: number;
+  /** The function runtime (started on first use by the server); closed by whoever created it. */
+  runtime: Runtime;
+  invocationRetentionMs?: number;
 }
 
 export function createApp(deps: AppDeps) {
   const { database, keyring, logger } = deps;
-  const services = createServices({ db: database.db, keyring });
+  const services = createServices({
+    db: database.db, keyring, logger, runtime: deps.runtime, invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
+  });
+  // Service accounts and OAuth are composed here, not in createServices, because they need the issuer.
+  const signingKeys = createSigningKeys({ db: database.db, keyring });
+  const oauthTokens = createOAuthTokens({
+    db: database.db, audit: services.audit, signingKeys, issuer: deps.issuer,
+    limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute ?? 10, windowMs: 60_000 }),
+  });
+  const serviceAccounts = createServiceAccountService({ db: database.db, audit: services.audit, issueKey: services.users.issueKey });
   const app = new OpenAPIHono<AppEnv>();
 
   app.use('*', requestContext(logger));
@@ -43,8 +68,12 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes({ database, keyring }));
   app.route('/', docsRoutes());
+  app.route('/', oauthRoutes(oauthTokens, signingKeys));
 
-  const authenticators: Authenticator[] = [createApiKeyAuthenticator(database.db)];
+  const authenticators: Authenticator[] = [
+    createApiKeyAuthenticator(database.db),
+    createAccessTokenAuthenticator({ db: database.db, signingKeys, issuer: oauthTokens.issuer, audience: oauthTokens.audience }),
+  ];
   app.use('/v1/*', authenticate({
     authenticators,
     onFailure: (c, reason) => services.audit.append({
@@ -56,6 +85,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', workspaceRoutes(services.workspaces));
   app.route('/', userRoutes(services.users));
   app.route('/', auditRoutes(services.auditQuery));
+  app.route('/', serviceAccountRoutes(serviceAccounts));
+  app.route('/', signingKeyAdminRoutes(oauthTokens));
+  app.route('/', functionRoutes(services.functions));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',
@@ -65,5 +97,5 @@ export function createApp(deps: AppDeps) {
     info: { title: 'Coffer', version: '0.1.0', description: 'Coffer: a function runtime with a built-in secret manager.' },
   });
 
-  return { app, services, authenticators };
+  return { app, services: { ...services, serviceAccounts, oauthTokens, signingKeys }, authenticators };
 }

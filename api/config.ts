@@ -13,7 +13,9 @@ const envSchema = z.object({
   COFFER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COFFER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   COFFER_INVOCATION_RETENTION_HOURS: z.coerce.number().positive().default(24),
-  COFFER_ISSUER: z.string().optional(),
+  COFFER_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
+  COFFER_ISSUER: z.string().url().optional(),
+  COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
 
 export interface Config {
@@ -29,8 +31,12 @@ export interface Config {
   logLevel: string;
   workers?: number;
   invocationRetentionMs: number;
+  /** Invocations that may wait for a free worker before new ones answer 429 overloaded. */
+  maxQueue?: number;
   /** OAuth issuer / audience base; defaults to the listen address. */
   issuer?: string;
+  /** Failed OAuth token requests allowed per client id and per source address per minute. */
+  tokenFailuresPerMinute: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -51,6 +57,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.COFFER_LOG_LEVEL,
     workers: e.COFFER_WORKERS,
     invocationRetentionMs: e.COFFER_INVOCATION_RETENTION_HOURS * 3600_000,
-    issuer: e.COFFER_ISSUER,
+    maxQueue: e.COFFER_MAX_QUEUE,
+    issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
+    tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
   };
 }

@@ -11,6 +11,8 @@ import { verifyMasterKeys, rewrapAll } from './crypto/master-key-check.ts';
 import { ensureAuditHead } from './audit/audit-log.ts';
 import { bootstrapAdmin } from './services/bootstrap.ts';
 import { createApp } from './app.ts';
+import { startRuntimeOnFirstUse } from './services/functions.ts';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 export interface RunningCoffer {
@@ -51,7 +53,15 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
   const database = options.database ?? (await openForConfig(config));
   try {
     const keyring = await prepareDatabase(config, database, logger);
-    const { app, services } = createApp({ database, keyring, logger });
+    // Workers are forked (process.execPath --no-node-snapshot) on the first deploy or invoke, not here.
+    const runtime = startRuntimeOnFirstUse({ workers: config.workers ?? availableParallelism(), maxQueue: config.maxQueue, logger });
+    // The OAuth issuer defaults to our own URL, which is known only once listening (PORT may be 0).
+    let listeningUrl: string | undefined;
+    const issuer = () => config.issuer ?? listeningUrl ?? `http://${config.host}:${config.port}`;
+    const { app, services } = createApp({
+      database, keyring, logger, runtime, invocationRetentionMs: config.invocationRetentionMs,
+      issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute,
+    });
     const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
 
     const server: ServerType = await new Promise((resolve) => {
@@ -59,6 +69,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    listeningUrl = url;
     logger.info({ url, driver: database.driver }, 'coffer is listening');
     if (boot.generatedKey) (options.onAdminKey ?? printAdminKey)(boot.generatedKey, url);
 
@@ -69,6 +80,8 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         if (closed) return;
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await services.functions.close();
+        await runtime.close();
         if (!options.database) await database.close();
       },
     };

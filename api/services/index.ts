@@ -8,17 +8,25 @@ import { createSecretService } from './secrets.ts';
 import { createWorkspaceService } from './workspaces.ts';
 import { createUserService } from './users.ts';
 import { createAuditQueryService } from './audit-query.ts';
+import { createFunctionService } from './functions.ts';
+import type { Runtime } from '../../runtime/index.ts';
+import type { Logger } from '../logger.ts';
 
-export function createServices(deps: { db: Db; keyring: Keyring }) {
+export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number }) {
   const { db, keyring } = deps;
   const audit = createAuditLog(db);
   const authorizeVault = createVaultAccess({ db, audit });
+  const secrets = createSecretService({ db, audit, keyring, authorizeVault });
+  const workspaces = createWorkspaceService({ db, audit });
   return {
     audit,
     authorizeVault,
     vaults: createVaultService({ db, audit, authorizeVault }),
-    secrets: createSecretService({ db, audit, keyring, authorizeVault }),
-    workspaces: createWorkspaceService({ db, audit }),
+    secrets,
+    workspaces,
+    functions: createFunctionService({
+      db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
+    }),
     users: createUserService({ db, audit }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),
   };

@@ -1,0 +1,352 @@
+// What happens when a function is deployed, rolled back, deleted or invoked: all of it is here.
+// Deploy compiles once (compileFunction, then runtime.validate) and stores an immutable version;
+// invoke runs the active version in the runtime with a secret reader that checks the workspace's
+// grant and writes the audit row on every read; each invocation leaves a row in `invocations`,
+// written after the answer (never silently lost: a failed write is logged) and pruned after the
+// retention period.
+import crypto from 'node:crypto';
+import { parse } from 'acorn';
+import { inTransaction, type Db } from '../../db/client.ts';
+import * as fnRepo from '../../db/repos/functions.ts';
+import type { Workspace } from '../../db/schema.ts';
+import {
+  compileFunction, createRuntime, DEFAULT_LIMITS, MAX_LIMITS,
+  type FunctionLimits, type InvocationOutcome, type LogLine, type Runtime, type RuntimeOptions, type ValidateResult,
+} from '../../runtime/index.ts';
+import { CofferError, forbidden, notFound } from '../errors.ts';
+import { workspaceRoleAllows } from '../policy/roles.ts';
+import { isResourceName } from '../names.ts';
+import { newId } from '../crypto/credentials.ts';
+import { actorFields, type Actor } from '../actor.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Logger } from '../logger.ts';
+import type { WorkspaceService } from './workspaces.ts';
+import type { RuntimeReader, SecretService } from './secrets.ts';
+
+export const MAX_CODE_BYTES = 256 * 1024;
+/** The API's lower bounds; the runtime clamps to the same values. */
+export const MIN_LIMITS: Readonly<FunctionLimits> = Object.freeze({ timeoutMs: 10, memoryMb: 8 });
+export { DEFAULT_LIMITS, MAX_LIMITS };
+
+/** Every this many stored invocations, old ones are pruned (besides the timer). */
+const PRUNE_EVERY = 1000;
+/** Invocation records are written in batches: at most this many rows, at most this long after the first. */
+const RECORD_BATCH = 100;
+const RECORD_DELAY_MS = 20;
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** Compiled scripts of active versions kept in memory: versions are immutable, so they never go stale. */
+const SCRIPT_CACHE_SIZE = 256;
+const OVERLOAD_RETRY_AFTER_S = '1';
+
+export interface DeployInput {
+  code: string;
+  timeoutMs?: number;
+  memoryMb?: number;
+  exposeSecrets?: boolean;
+  description?: string;
+}
+
+export interface InvocationSuccess {
+  invocationId: string;
+  version: number;
+  result: unknown;
+  logs: LogLine[];
+  durationMs: number;
+  cpuMs: number;
+}
+
+type ActiveScript = NonNullable<Awaited<ReturnType<typeof fnRepo.findActiveScript>>>;
+
+export function createFunctionService(deps: {
+  db: Db; audit: AuditLog; workspaces: WorkspaceService; secrets: SecretService; runtime: Runtime; logger: Logger;
+  invocationRetentionMs: number;
+}) {
+  const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
+  const scripts = new Map<string, ActiveScript>();
+  const pendingWrites = new Set<Promise<void>>();
+  let batch: fnRepo.NewInvocation[] = [];
+  let batchTimer: NodeJS.Timeout | undefined;
+  let storedSincePrune = 0;
+  let pruning: Promise<void> | undefined;
+  const pruneTimer = setInterval(() => void prune(), Math.min(PRUNE_INTERVAL_MS, Math.max(1000, invocationRetentionMs)));
+  pruneTimer.unref();
+
+  async function findFunctionOr404(workspace: Workspace, name: string) {
+    const fn = await fnRepo.findFunction(db, workspace.id, name);
+    if (!fn) throw notFound('function');
+    return fn;
+  }
+
+  async function activeScript(fn: fnRepo.FunctionRow): Promise<ActiveScript> {
+    const key = `${fn.id}:${fn.activeVersion}`;
+    let hit = scripts.get(key);
+    if (!hit) {
+      hit = await fnRepo.findActiveScript(db, fn.id, fn.activeVersion);
+      if (!hit) throw notFound('active version');
+      if (scripts.size >= SCRIPT_CACHE_SIZE) scripts.delete(scripts.keys().next().value!);
+      scripts.set(key, hit);
+    }
+    return hit;
+  }
+
+  function prune(): Promise<void> {
+    pruning ??= fnRepo.deleteInvocationsBefore(db, new Date(Date.now() - invocationRetentionMs))
+      .then((n) => { if (n > 0) logger.debug({ pruned: n }, 'pruned old invocations'); })
+      .catch((err) => logger.error({ err: { message: err?.message, code: err?.code } }, 'could not prune old invocations'))
+      .finally(() => { pruning = undefined; });
+    return pruning;
+  }
+
+  /**
+   * Stores the invocation without holding up the answer: rows are batched into one insert. A failed
+   * write is logged with every invocation id it held, never dropped silently.
+   */
+  function record(row: fnRepo.NewInvocation): void {
+    batch.push(row);
+    if (batch.length >= RECORD_BATCH) writeBatch();
+    else batchTimer ??= setTimeout(writeBatch, RECORD_DELAY_MS);
+  }
+
+  function writeBatch(): void {
+    clearTimeout(batchTimer);
+    batchTimer = undefined;
+    const rows = batch;
+    batch = [];
+    if (rows.length === 0) return;
+    const write = fnRepo.insertInvocations(db, rows)
+      .catch((err) => logger.error({ invocationIds: rows.map((r) => r.id), err: { message: err?.message, code: err?.code } }, 'could not store invocation records'))
+      .finally(() => { pendingWrites.delete(write); });
+    pendingWrites.add(write);
+    storedSincePrune += rows.length;
+    if (storedSincePrune >= PRUNE_EVERY) {
+      storedSincePrune = 0;
+      void write.then(prune);
+    }
+  }
+
+  /** Lets a caller read its own invocations right after invoking. */
+  const flushWrites = () => {
+    writeBatch();
+    return Promise.allSettled([...pendingWrites]);
+  };
+
+  /**
+   * authorizeWorkspace(actor, ws, 'functions.invoke') and the function lookup in one query: the
+   * same policy (admins and allowed roles pass; non-members get 404, other members 403).
+   */
+  async function invocationTarget(actor: Actor, wsName: string, name: string) {
+    const row = isResourceName(wsName) ? await fnRepo.findInvocationTarget(db, wsName, actor.principal.id, name) : undefined;
+    if (!row) throw notFound('workspace');
+    const role = row.role ?? undefined;
+    if (!actor.principal.isAdmin && !workspaceRoleAllows(role, 'functions.invoke')) {
+      if (!role) throw notFound('workspace');
+      throw forbidden(`your role "${role}" in workspace "${wsName}" does not allow functions.invoke`);
+    }
+    if (!row.fn) throw notFound('function');
+    return { workspace: row.workspace, fn: row.fn };
+  }
+
+  return {
+    async deploy(actor: Actor, wsName: string, name: string, input: DeployInput) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      if (Buffer.byteLength(input.code, 'utf8') > MAX_CODE_BYTES) {
+        throw new CofferError('payload_too_large', `function code is limited to ${MAX_CODE_BYTES / 1024} KiB`);
+      }
+      const compiled = compileFunction(input.code);
+      if (!compiled.ok) throw compileError(compiled.message, compiled.line, compiled.column);
+      const limits: FunctionLimits = {
+        timeoutMs: input.timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
+        memoryMb: input.memoryMb ?? DEFAULT_LIMITS.memoryMb,
+      };
+      const checked = await runtime.validate(compiled.script, limits, workspace.id);
+      if (!checked.ok) throw validationError(checked, input.code);
+
+      const codeHash = crypto.createHash('sha256').update(input.code).digest('hex');
+      return inTransaction(db, async (tx) => {
+        const fn = await fnRepo.reserveNextVersion(tx, { id: newId('fn'), workspaceId: workspace.id, name, createdBy: actor.principal.id });
+        const version = fn.latestVersion;
+        await fnRepo.insertVersion(tx, {
+          functionId: fn.id, version, code: input.code, script: compiled.script, codeHash, description: input.description ?? null,
+          timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, exposeSecrets: input.exposeSecrets ?? false, deployedBy: actor.principal.id,
+        });
+        await audit.append({
+          action: 'function.deploy', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor),
+          detail: { functionVersion: version, codeHash, ...limits, exposeSecrets: input.exposeSecrets ?? false },
+        }, tx);
+        const active = await fnRepo.findVersionMeta(tx, fn.id, version);
+        return { fn, active: active!, created: version === 1 };
+      });
+    },
+
+    async list(actor: Actor, wsName: string) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      return fnRepo.listFunctions(db, workspace.id);
+    },
+
+    async get(actor: Actor, wsName: string, name: string) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      const fn = await findFunctionOr404(workspace, name);
+      const active = await fnRepo.findVersionMeta(db, fn.id, fn.activeVersion);
+      return { fn, active: active! };
+    },
+
+    async remove(actor: Actor, wsName: string, name: string) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      const fn = await findFunctionOr404(workspace, name);
+      await flushWrites();
+      await inTransaction(db, async (tx) => {
+        await fnRepo.deleteFunction(tx, fn.id);
+        await audit.append({ action: 'function.delete', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor) }, tx);
+      });
+    },
+
+    async versions(actor: Actor, wsName: string, name: string) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      const fn = await findFunctionOr404(workspace, name);
+      return { fn, versions: await fnRepo.listVersions(db, fn.id) };
+    },
+
+    async version(actor: Actor, wsName: string, name: string, version: number) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      const fn = await findFunctionOr404(workspace, name);
+      const row = await fnRepo.findVersion(db, fn.id, version);
+      if (!row) throw notFound('version');
+      return { fn, version: row };
+    },
+
+    async activate(actor: Actor, wsName: string, name: string, version: number) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      const fn = await findFunctionOr404(workspace, name);
+      return inTransaction(db, async (tx) => {
+        const target = await fnRepo.findVersionMeta(tx, fn.id, version);
+        if (!target) throw notFound('version');
+        const updated = await fnRepo.setActiveVersion(tx, fn.id, version);
+        if (!updated) throw notFound('function');
+        await audit.append({
+          action: 'function.activate', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor),
+          detail: { functionVersion: version, previousVersion: fn.activeVersion },
+        }, tx);
+        return { fn: updated, active: target };
+      });
+    },
+
+    async invoke(actor: Actor, wsName: string, name: string, args: unknown): Promise<InvocationSuccess> {
+      const { workspace, fn } = await invocationTarget(actor, wsName, name);
+      const version = fn.activeVersion;
+      const active = await activeScript(fn);
+      const invocationId = newId('inv');
+      const startedAt = new Date();
+      const reader: RuntimeReader = {
+        workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
+        invocationId, principalId: actor.principal.id, requestId: actor.requestId,
+      };
+      const outcome = await runtime.invoke({
+        invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
+        limits: { timeoutMs: active.timeoutMs, memoryMb: active.memoryMb }, args, exposeSecrets: active.exposeSecrets,
+      }, async (vault, secretName) => {
+        try {
+          return await secrets.readForFunction(reader, vault, secretName);
+        } catch (err) {
+          if ((err as { code?: unknown })?.code !== 'access_denied') {
+            logger.error({ invocationId, vault, secretName, err: { message: (err as Error)?.message, code: (err as { code?: unknown })?.code } }, 'a secret read from a function failed');
+          }
+          throw err;
+        }
+      });
+      record({
+        id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
+        outcome: outcome.ok ? 'ok' : 'error', errorCode: outcome.ok ? null : outcome.code, errorMessage: outcome.ok ? null : outcome.message,
+        logs: outcome.logs, durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
+      });
+      if (!outcome.ok) throw invocationError(outcome, invocationId, version);
+      return { invocationId, version, result: outcome.result, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs) };
+    },
+
+    async invocations(actor: Actor, wsName: string, name: string, limit: number) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      const fn = await findFunctionOr404(workspace, name);
+      await flushWrites();
+      return fnRepo.listInvocations(db, fn.id, limit);
+    },
+
+    async invocation(actor: Actor, wsName: string, name: string, id: string) {
+      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
+      const fn = await findFunctionOr404(workspace, name);
+      await flushWrites();
+      const row = await fnRepo.findInvocation(db, fn.id, id);
+      if (!row) throw notFound('invocation');
+      return row;
+    },
+
+    /** Deletes invocation records older than the retention period now (also runs on a timer). */
+    prune,
+
+    /** Stops the prune timer and waits for invocation records still being written. */
+    async close() {
+      clearInterval(pruneTimer);
+      writeBatch();
+      await flushWrites();
+      await pruning;
+    },
+  };
+}
+
+export type FunctionService = ReturnType<typeof createFunctionService>;
+
+const ms = (n: number) => Math.round(n * 1000) / 1000;
+
+function compileError(message: string, line: number, column: number, details: Record<string, unknown> = {}) {
+  const bare = message.replace(/ \(line \d+\)$/, '');
+  return new CofferError('compile_error', `${bare} (line ${line}, column ${column})`, { details: { line, column, ...details } });
+}
+
+/** A deploy-time evaluation failure, located in the user's source where the runtime could not say. */
+function validationError(checked: Extract<ValidateResult, { ok: false }>, code: string): CofferError {
+  if (checked.code === 'overloaded') return new CofferError('overloaded', 'the runtime is too busy to check the function; try again', { headers: { 'Retry-After': OVERLOAD_RETRY_AFTER_S } });
+  if (checked.code === 'worker_crashed') return new CofferError('worker_crashed', 'the runtime failed while checking the function; try again');
+  const at = checked.line !== undefined ? { line: checked.line, column: checked.column ?? 1 } : defaultExportLocation(code);
+  const what = checked.code === 'not_callable' ? checked.message : `the module's top level failed (${checked.code}): ${checked.message}`;
+  return compileError(what, at.line, at.column, { reason: checked.code });
+}
+
+function defaultExportLocation(code: string): { line: number; column: number } {
+  try {
+    const program = parse(code, { ecmaVersion: 'latest', sourceType: 'module', locations: true });
+    const node = program.body.find((n) => n.type === 'ExportDefaultDeclaration' || n.type === 'ExportNamedDeclaration');
+    if (node?.loc) return { line: node.loc.start.line, column: node.loc.start.column + 1 };
+  } catch { /* already parsed once; cannot fail here */ }
+  return { line: 1, column: 1 };
+}
+
+function invocationError(outcome: Extract<InvocationOutcome, { ok: false }>, invocationId: string, version: number): CofferError {
+  const details: Record<string, unknown> = {
+    invocationId, version, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs),
+    ...(outcome.stack ? { stack: outcome.stack } : {}),
+  };
+  const headers = outcome.code === 'overloaded' ? { 'Retry-After': OVERLOAD_RETRY_AFTER_S } : undefined;
+  return new CofferError(outcome.code, outcome.message, { details, headers });
+}
+
+/**
+ * The runtime, started on first use: a server that never deploys or invokes a function never forks
+ * a worker. The gateway itself never loads isolated-vm; only the forked workers do.
+ */
+export function startRuntimeOnFirstUse(options: RuntimeOptions): Runtime & { readonly started: boolean } {
+  let real: Runtime | undefined;
+  let closed = false;
+  const get = () => (real ??= createRuntime(options));
+  return {
+    get started() { return real !== undefined; },
+    invoke: (req, readSecret) => (closed
+      ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed', logs: [], durationMs: 0, cpuMs: 0 })
+      : get().invoke(req, readSecret)),
+    validate: (script, limits, workspaceId) => (closed
+      ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed' })
+      : get().validate(script, limits, workspaceId)),
+    stats: () => real?.stats() ?? { workers: 0, busy: 0, queued: 0, restarts: 0 },
+    async close() {
+      closed = true;
+      await real?.close();
+    },
+  };
+}

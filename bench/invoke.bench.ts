@@ -1,0 +1,150 @@
+// Invocation latency and throughput through the real server, compared with a bare isolated-vm loop.
+// Starts Coffer on a loopback port (in-memory PGlite, or a fresh database on DATABASE_URL's server),
+// deploys a hello function and a function reading two secrets, and prints p50/p99 latency and
+// invocations/s at concurrency 1 and 16, the cold first invocation after a deploy, and ratios to
+// the bare loop. Targets are printed beside the figures; nothing fails on a timing.
+//   npm run bench                 BENCH_SECONDS=5 npm run bench
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCoffer } from '../api/server.ts';
+import { loadConfig } from '../api/config.ts';
+import { createLogger } from '../api/logger.ts';
+import { freshDatabase } from '../test/support/database.ts';
+import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const COLD_DEPLOYS = Number(process.env.BENCH_COLD_DEPLOYS ?? 7);
+const HELLO = 'export default async (args) => ({ hello: args.name })';
+const TWO_SECRETS = `export default async (args) => {
+  const a = await tailor.secretmanager.getSecret("default", "test-secret-1");
+  const b = await tailor.secretmanager.getSecret("default", "test-secret-2");
+  return { hello: args.name, lengths: [a.length, b.length] };
+}`;
+
+interface Figures { p50Ms: number; p99Ms: number; perSecond: number; count: number; errors: number }
+
+const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function main() {
+  const adminKey = `coffer_${crypto.randomBytes(32).toString('base64url')}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', COFFER_LOG_LEVEL: 'error', COFFER_DATA_DIR: dataDir,
+    COFFER_MASTER_KEY: crypto.randomBytes(32).toString('base64'), COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
+    ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
+  });
+  const database = await freshDatabase();
+  const running = await startCoffer(config, { database, logger: createLogger('error'), onAdminKey: () => {} });
+  const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(running.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, text };
+  };
+  const must = async (method: string, p: string, body: unknown, ...ok: number[]) => {
+    const r = await call(method, p, body);
+    if (!ok.includes(r.status)) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+    return r;
+  };
+
+  try {
+    await must('POST', '/v1/workspaces', { name: 'bench' }, 201);
+    await must('POST', '/v1/vaults', { name: 'default' }, 201);
+    await must('PUT', '/v1/vaults/default/secrets/test-secret-1', { value: 'secret-value-1' }, 201);
+    await must('PUT', '/v1/vaults/default/secrets/test-secret-2', { value: 'secret-value-2' }, 201);
+    await must('POST', '/v1/vaults/default/grants', { workspace: 'bench', role: 'reader' }, 201);
+    await must('PUT', '/v1/workspaces/bench/functions/hello', { code: HELLO }, 201);
+    await must('PUT', '/v1/workspaces/bench/functions/secrets', { code: TWO_SECRETS }, 201);
+
+    const invoke = (fn: string) => call('POST', `/v1/workspaces/bench/functions/${fn}/invoke`, { args: { name: 'bench' } });
+    const measure = async (fn: string, concurrency: number, seconds = SECONDS): Promise<Figures> => {
+      const times: number[] = [];
+      let errors = 0;
+      const end = performance.now() + seconds * 1000;
+      const started = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          const r = await invoke(fn);
+          times.push(performance.now() - t0);
+          if (r.status !== 200) errors++;
+        }
+      }));
+      const elapsed = (performance.now() - started) / 1000;
+      times.sort((a, b) => a - b);
+      return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), perSecond: round(times.length / elapsed, 0), count: times.length, errors };
+    };
+
+    process.stdout.write(`coffer invoke bench: ${database.driver}, ${SECONDS}s per figure, ${os.availableParallelism()} cores\n`);
+    await measure('hello', 4, 1);
+    await measure('secrets', 4, 1);
+
+    const hello1 = await measure('hello', 1);
+    const hello16 = await measure('hello', 16);
+    const secrets1 = await measure('secrets', 1);
+    const secrets16 = await measure('secrets', 16);
+
+    const cold: number[] = [];
+    for (let n = 0; n < COLD_DEPLOYS; n++) {
+      await must('PUT', '/v1/workspaces/bench/functions/cold', { code: `${HELLO}\n// deploy ${n} ${crypto.randomUUID()}` }, 200, 201);
+      const t0 = performance.now();
+      const r = await invoke('cold');
+      if (r.status !== 200) throw new Error(`cold invoke: ${r.status} ${r.text}`);
+      cold.push(performance.now() - t0);
+    }
+    cold.sort((a, b) => a - b);
+    const coldMedian = round(quantile(cold, 0.5));
+
+    const bare1: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 1 });
+    const bare16: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 16 });
+
+    const results = {
+      at: new Date().toISOString(), driver: database.driver, seconds: SECONDS, cores: os.availableParallelism(), node: process.version,
+      hello: { c1: hello1, c16: hello16 },
+      twoSecrets: { c1: secrets1, c16: secrets16 },
+      coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
+      bareLoop: { c1: bare1, c16: bare16 },
+      ratios: {
+        helloP50ToBare: round(hello1.p50Ms / bare1.p50Ms),
+        helloC1ThroughputOfBare: round(hello1.perSecond / bare1.perSecond, 3),
+        helloC16ThroughputOfBare: round(hello16.perSecond / bare16.perSecond, 3),
+        twoSecretsC16ThroughputOfBare: round(secrets16.perSecond / bare16.perSecond, 3),
+      },
+    };
+
+    const line = (label: string, f: { p50Ms: number; p99Ms: number; perSecond: number; errors?: number }, target = '') =>
+      `  ${label.padEnd(26)} p50 ${String(round(f.p50Ms)).padStart(7)} ms   p99 ${String(round(f.p99Ms)).padStart(7)} ms   ${String(round(f.perSecond, 0)).padStart(6)}/s${f.errors ? `   ${f.errors} errors` : ''}${target ? `   target: ${target}` : ''}`;
+    const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+    process.stdout.write([
+      line('hello, c1', hello1, `p50 <= 3 ms, p99 <= 15 ms (${mark(hello1.p50Ms <= 3 && hello1.p99Ms <= 15)})`),
+      line('hello, c16', hello16),
+      line('2 secrets, c1', secrets1, `p50 <= 4 ms (${mark(secrets1.p50Ms <= 4)})`),
+      line('2 secrets, c16', secrets16),
+      `  ${'cold (first after deploy)'.padEnd(26)} median ${coldMedian} ms of ${cold.length} deploys   target: <= 50 ms (${mark(coldMedian <= 50)})`,
+      line('bare isolated-vm, c1', bare1),
+      line('bare isolated-vm, c16', bare16),
+      `  ratios: hello p50 ${results.ratios.helloP50ToBare}x bare; throughput c1 ${round(results.ratios.helloC1ThroughputOfBare * 100, 0)}% of bare, ` +
+        `c16 ${round(results.ratios.helloC16ThroughputOfBare * 100, 0)}% of bare (target >= 40%: ${mark(results.ratios.helloC16ThroughputOfBare >= 0.4)}), ` +
+        `2 secrets c16 ${round(results.ratios.twoSecretsC16ThroughputOfBare * 100, 0)}% of bare`,
+      '',
+    ].join('\n'));
+
+    const out = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    process.stdout.write(`  written to ${path.relative(process.cwd(), out)}\n`);
+  } finally {
+    await running.close();
+    await database.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`bench failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
