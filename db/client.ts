@@ -68,3 +68,16 @@ async function openPglite(dataDir: string): Promise<Database> {
 export function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction((tx) => fn(tx as unknown as Db));
 }
+
+/**
+ * A query built once per database handle (drizzle's prepare), for the hot paths: the SQL text is
+ * not rebuilt on every call, and the server can keep its plan.
+ */
+export function preparedPerDb<Q>(build: (db: Db) => Q): (db: Db) => Q {
+  const cache = new WeakMap<Db, Q>();
+  return (db) => {
+    let q = cache.get(db);
+    if (!q) cache.set(db, (q = build(db)));
+    return q;
+  };
+}

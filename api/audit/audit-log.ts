@@ -1,8 +1,8 @@
 // Every decision about a secret leaves one row here. Rows are hash-chained: each row's hash covers
 // its content and the previous row's hash, so editing or deleting a row breaks the chain from there.
 import crypto from 'node:crypto';
-import { inTransaction, type Db } from '../../db/client.ts';
-import { ensureAuditHead, lockAuditHead, insertAuditRow, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
+import type { Db } from '../../db/client.ts';
+import { ensureAuditHead, appendAuditRow, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
 import { newId } from '../crypto/credentials.ts';
 
 export interface AuditEntry {
@@ -50,32 +50,25 @@ export interface AuditLog {
 }
 
 export function createAuditLog(db: Db): AuditLog {
-  async function appendIn(tx: Db, entry: AuditEntry) {
-    const head = await lockAuditHead(tx);
-    const row: Hashed = {
-      id: newId('aud'),
-      at: new Date(),
-      requestId: entry.requestId ?? null,
-      actorId: entry.actorId ?? null,
-      actorKind: entry.actorKind ?? null,
-      action: entry.action,
-      outcome: entry.outcome,
-      vault: entry.vault ?? null,
-      secret: entry.secret ?? null,
-      version: entry.version ?? null,
-      workspace: entry.workspace ?? null,
-      function: entry.function ?? null,
-      invocationId: entry.invocationId ?? null,
-      detail: entry.detail ?? null,
-    };
-    const prevHash = head?.lastHash ?? GENESIS_HASH;
-    await insertAuditRow(tx, { ...row, prevHash, hash: rowHash(prevHash, row) });
-  }
-
   return {
     async append(entry, tx) {
-      if (tx) return appendIn(tx, entry);
-      await inTransaction(db, (tx) => appendIn(tx, entry));
+      const row: Hashed = {
+        id: newId('aud'),
+        at: new Date(),
+        requestId: entry.requestId ?? null,
+        actorId: entry.actorId ?? null,
+        actorKind: entry.actorKind ?? null,
+        action: entry.action,
+        outcome: entry.outcome,
+        vault: entry.vault ?? null,
+        secret: entry.secret ?? null,
+        version: entry.version ?? null,
+        workspace: entry.workspace ?? null,
+        function: entry.function ?? null,
+        invocationId: entry.invocationId ?? null,
+        detail: entry.detail ?? null,
+      };
+      await appendAuditRow(tx ?? db, row, canonical(row));
     },
 
     async verify() {

@@ -3,7 +3,6 @@
 // write commits together with its audit row (fail closed: no audit row, no value).
 import { inTransaction, type Db } from '../../db/client.ts';
 import * as secretsRepo from '../../db/repos/secrets.ts';
-import { findWorkspaceRoleByVaultName } from '../../db/repos/vaults.ts';
 import { CofferError, notFound } from '../errors.ts';
 import { newId } from '../crypto/credentials.ts';
 import { seal, open, secretAad } from '../crypto/envelope.ts';
@@ -137,16 +136,15 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
         invocationId: reader.invocationId,
       };
-      const grant = await findWorkspaceRoleByVaultName(db, vaultName, reader.workspaceId);
-      if (!grant || !grant.role || !RUNTIME_READ_ROLES.includes(grant.role)) {
+      const found = await secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name);
+      if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
         await audit.append({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
         throw new AccessDeniedError(vaultName);
       }
-      const found = await secretsRepo.findLatestEnabledByName(db, grant.vaultId, name);
-      const value = found ? openVersion(grant.vaultId, name, found.version) : undefined;
+      const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });
       await audit.append({
-        ...base, action: 'secret.read', outcome: 'allowed', version: found?.version.version ?? null,
-        detail: { functionVersion: reader.functionVersion, ...(found ? {} : { missing: true }) },
+        ...base, action: 'secret.read', outcome: 'allowed', version: found.version,
+        detail: { functionVersion: reader.functionVersion, ...(value === undefined ? { missing: true } : {}) },
       });
       return value;
     },

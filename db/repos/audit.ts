@@ -1,5 +1,5 @@
 // The audit trail's storage: append under the chain-head lock, page through, read for verification.
-import { and, asc, desc, eq, gt, gte, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { auditEvents, auditHead } from '../schema.ts';
 
@@ -12,16 +12,26 @@ export async function ensureAuditHead(db: Db) {
   await db.insert(auditHead).values({ id: 1, lastSeq: 0, lastHash: GENESIS_HASH }).onConflictDoNothing();
 }
 
-/** Locks the chain head for the rest of the transaction and returns the previous hash. */
-export async function lockAuditHead(db: Db) {
-  const [head] = await db.select().from(auditHead).where(eq(auditHead.id, 1)).for('update');
-  return head;
-}
-
-export async function insertAuditRow(db: Db, row: NewAuditRow) {
-  const [inserted] = await db.insert(auditEvents).values(row).returning({ seq: auditEvents.seq });
-  await db.update(auditHead).set({ lastSeq: inserted.seq, lastHash: row.hash }).where(eq(auditHead.id, 1));
-  return inserted.seq;
+/**
+ * Appends one row to the chain in a single statement: lock the head, insert the row with
+ * hash = sha256(previous hash + "\n" + canonical), move the head. The row lock keeps the chain
+ * linear under concurrency; being one statement keeps the hot path (every secret read) to one
+ * round trip. `canonical` is computed by the caller from exactly the values stored here.
+ */
+export async function appendAuditRow(db: Db, row: Omit<NewAuditRow, 'prevHash' | 'hash'>, canonical: string) {
+  await db.execute(sql`
+    with head as (select last_hash from audit_head where id = 1 for update),
+    ins as (
+      insert into audit_events (id, at, request_id, actor_id, actor_kind, action, outcome, vault, secret, version,
+                                workspace, function, invocation_id, detail, prev_hash, hash)
+      select ${row.id}, ${row.at.toISOString()}::timestamptz, ${row.requestId ?? null}, ${row.actorId ?? null}, ${row.actorKind ?? null},
+             ${row.action}, ${row.outcome}, ${row.vault ?? null}, ${row.secret ?? null}, ${row.version ?? null}::integer,
+             ${row.workspace ?? null}, ${row.function ?? null}, ${row.invocationId ?? null},
+             ${row.detail == null ? null : JSON.stringify(row.detail)}::jsonb,
+             head.last_hash, encode(sha256(convert_to(head.last_hash || E'\n' || ${canonical}::text, 'UTF8')), 'hex')
+      from head
+      returning seq, hash)
+    update audit_head set last_seq = ins.seq, last_hash = ins.hash from ins where audit_head.id = 1`);
 }
 
 export interface AuditFilter {

@@ -1,6 +1,6 @@
 // Functions, their immutable deployed versions, and their recent invocations.
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
-import type { Db } from '../client.ts';
+import { preparedPerDb, type Db } from '../client.ts';
 import { functions, functionVersions, invocations, workspaces, workspaceMembers } from '../schema.ts';
 
 export type FunctionRow = typeof functions.$inferSelect;
@@ -90,20 +90,12 @@ export async function findInvocationTarget(db: Db, workspaceName: string, princi
   return row;
 }
 
-// Built once per database handle: the SQL text is not rebuilt on every invocation.
-const invocationTargetQueries = new WeakMap<Db, ReturnType<typeof buildInvocationTargetQuery>>();
-function invocationTargetQuery(db: Db) {
-  let q = invocationTargetQueries.get(db);
-  if (!q) invocationTargetQueries.set(db, q = buildInvocationTargetQuery(db));
-  return q;
-}
-function buildInvocationTargetQuery(db: Db) {
-  return db.select({ workspace: workspaces, role: workspaceMembers.role, fn: functions }).from(workspaces)
+const invocationTargetQuery = preparedPerDb((db) =>
+  db.select({ workspace: workspaces, role: workspaceMembers.role, fn: functions }).from(workspaces)
     .leftJoin(workspaceMembers, and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.principalId, sql.placeholder('principalId'))))
     .leftJoin(functions, and(eq(functions.workspaceId, workspaces.id), eq(functions.name, sql.placeholder('functionName'))))
     .where(eq(workspaces.name, sql.placeholder('workspaceName')))
-    .prepare('coffer_invocation_target');
-}
+    .prepare('coffer_invocation_target'));
 
 export type NewInvocation = typeof invocations.$inferInsert;
 

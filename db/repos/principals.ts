@@ -1,6 +1,6 @@
 // Principals (users, service accounts) and their API keys.
-import { and, eq, isNull, desc } from 'drizzle-orm';
-import type { Db } from '../client.ts';
+import { and, eq, isNull, desc, sql } from 'drizzle-orm';
+import { preparedPerDb, type Db } from '../client.ts';
 import { principals, apiKeys } from '../schema.ts';
 
 export type NewPrincipal = typeof principals.$inferInsert;
@@ -43,15 +43,21 @@ export async function insertApiKey(db: Db, k: typeof apiKeys.$inferInsert) {
   return row;
 }
 
-/** The key with this hash and its principal, for authentication. */
+/** The key with this hash and its principal, for authentication (on every request: prepared). */
 export async function findApiKeyByHash(db: Db, hash: string) {
-  const [row] = await db
-    .select({ key: apiKeys, principal: principals })
-    .from(apiKeys)
-    .innerJoin(principals, eq(apiKeys.principalId, principals.id))
-    .where(eq(apiKeys.hash, hash));
+  const [row] = await apiKeyByHashQuery(db).execute({ hash });
   return row;
 }
+
+const apiKeyByHashQuery = preparedPerDb((db) => db
+  .select({
+    key: { id: apiKeys.id, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt, lastUsedAt: apiKeys.lastUsedAt },
+    principal: { id: principals.id, kind: principals.kind, name: principals.name, isAdmin: principals.isAdmin, active: principals.active },
+  })
+  .from(apiKeys)
+  .innerJoin(principals, eq(apiKeys.principalId, principals.id))
+  .where(eq(apiKeys.hash, sql.placeholder('hash')))
+  .prepare('coffer_api_key_by_hash'));
 
 export async function touchApiKey(db: Db, id: string, at: Date) {
   await db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));

@@ -1,7 +1,7 @@
 // Secrets and their versions. Values are stored only as sealed bytes produced by api/crypto.
 import { and, desc, eq, ne, isNotNull, asc, sql } from 'drizzle-orm';
-import type { Db } from '../client.ts';
-import { secrets, secretVersions, type VersionState } from '../schema.ts';
+import { preparedPerDb, type Db } from '../client.ts';
+import { secrets, secretVersions, vaults, vaultGrants, type VersionState } from '../schema.ts';
 
 export async function findSecret(db: Db, vaultId: string, name: string) {
   const [row] = await db.select().from(secrets).where(and(eq(secrets.vaultId, vaultId), eq(secrets.name, name)));
@@ -61,14 +61,29 @@ export async function latestEnabledVersion(db: Db, secretId: string) {
   return row;
 }
 
-/** Secret and its newest enabled version by vault id and name, in one round trip. */
-export async function findLatestEnabledByName(db: Db, vaultId: string, name: string) {
-  const [row] = await db.select({ secret: secrets, version: secretVersions }).from(secrets)
-    .innerJoin(secretVersions, and(eq(secretVersions.secretId, secrets.id), eq(secretVersions.state, 'enabled')))
-    .where(and(eq(secrets.vaultId, vaultId), eq(secrets.name, name)))
-    .orderBy(desc(secretVersions.version)).limit(1);
+/**
+ * A function's secret read in one round trip: the vault by name, the workspace's role on it (if
+ * any), and the secret's newest enabled version (if any). No row: the vault does not exist.
+ */
+export async function findSecretForWorkspace(db: Db, workspaceId: string, vaultName: string, name: string) {
+  const [row] = await secretForWorkspaceQuery(db).execute({ workspaceId, vaultName, name });
   return row;
 }
+
+const secretForWorkspaceQuery = preparedPerDb((db) => db
+  .select({
+    vaultId: vaults.id, role: vaultGrants.role, version: secretVersions.version,
+    ciphertext: secretVersions.ciphertext, wrappedKey: secretVersions.wrappedKey, masterKeyId: secretVersions.masterKeyId,
+  })
+  .from(vaults)
+  .leftJoin(vaultGrants, and(eq(vaultGrants.vaultId, vaults.id), eq(vaultGrants.workspaceId, sql.placeholder('workspaceId'))))
+  .leftJoin(secrets, and(eq(secrets.vaultId, vaults.id), eq(secrets.name, sql.placeholder('name'))))
+  .leftJoin(secretVersions, and(eq(secretVersions.secretId, secrets.id), eq(secretVersions.state, 'enabled')))
+  .where(eq(vaults.name, sql.placeholder('vaultName')))
+  // A secret with no enabled version yields one row of nulls; otherwise the newest version comes first.
+  .orderBy(sql`${secretVersions.version} desc nulls last`)
+  .limit(1)
+  .prepare('coffer_secret_for_workspace'));
 
 export async function setVersionState(db: Db, secretId: string, version: number, state: VersionState) {
   await db.update(secretVersions).set({ state })

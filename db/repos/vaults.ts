@@ -36,14 +36,6 @@ export async function findPrincipalRole(db: Db, vaultId: string, principalId: st
   return row?.role;
 }
 
-/** The workspace's role on a vault found by name, in one round trip (the runtime's hot path). */
-export async function findWorkspaceRoleByVaultName(db: Db, vaultName: string, workspaceId: string) {
-  const [row] = await db.select({ vaultId: vaults.id, role: vaultGrants.role }).from(vaults)
-    .leftJoin(vaultGrants, and(eq(vaultGrants.vaultId, vaults.id), eq(vaultGrants.workspaceId, workspaceId)))
-    .where(eq(vaults.name, vaultName));
-  return row;
-}
-
 export async function listGrants(db: Db, vaultId: string) {
   return db.select({
     grant: vaultGrants,
