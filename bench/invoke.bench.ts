@@ -9,10 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCoffer } from '../api/server.ts';
-import { loadConfig } from '../api/config.ts';
-import { createLogger } from '../api/logger.ts';
-import { freshDatabase } from '../test/support/database.ts';
+import http from 'node:http';
+import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -29,22 +27,42 @@ interface Figures { p50Ms: number; p99Ms: number; perSecond: number; count: numb
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-async function main() {
-  const adminKey = `coffer_${crypto.randomBytes(32).toString('base64url')}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
-  const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', COFFER_LOG_LEVEL: 'error', COFFER_DATA_DIR: dataDir,
-    COFFER_MASTER_KEY: crypto.randomBytes(32).toString('base64'), COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
-    ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
+/** Starts bench/server.ts in a child process and waits for its address. */
+async function startServer() {
+  const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
+    // BENCH_CPU_PROFILE=dir writes a V8 CPU profile of the server process there.
+    execArgv: ['--no-node-snapshot', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const database = await freshDatabase();
-  const running = await startCoffer(config, { database, logger: createLogger('error'), onAdminKey: () => {} });
+  const info = await new Promise<{ url: string; adminKey: string; driver: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { url: string; adminKey: string; driver: string }));
+    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
+  });
+  const stopped = new Promise((resolve) => child.once('exit', resolve));
+  return { ...info, async stop() { child.kill('SIGTERM'); await stopped; } };
+}
+
+async function main() {
+  const server = await startServer();
+  const { adminKey } = server;
+  const running = { url: server.url };
+  const database = { driver: server.driver };
   const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(running.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, text };
-  };
+  // Keep-alive connections and node:http (lighter than fetch), as a load tool would use.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const target = new URL(running.url);
+  const call = (method: string, p: string, body?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({
+      agent, host: target.hostname, port: target.port, method, path: p,
+      headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
   const must = async (method: string, p: string, body: unknown, ...ok: number[]) => {
     const r = await call(method, p, body);
     if (!ok.includes(r.status)) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
@@ -138,9 +156,8 @@ async function main() {
     fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`  written to ${path.relative(process.cwd(), out)}\n`);
   } finally {
-    await running.close();
-    await database.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    agent.destroy();
+    await server.stop();
   }
 }
 

@@ -1,0 +1,31 @@
+// The server under test, in its own process so the load generator's CPU is not counted against it
+// (as with an external load tool). Prints one JSON line {url, adminKey} once listening; stops on
+// SIGTERM or when its parent goes away.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCoffer } from '../api/server.ts';
+import { loadConfig } from '../api/config.ts';
+import { createLogger } from '../api/logger.ts';
+import { freshDatabase } from '../test/support/database.ts';
+
+const adminKey = `coffer_${crypto.randomBytes(32).toString('base64url')}`;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
+const config = loadConfig({
+  HOST: '127.0.0.1', PORT: '0', COFFER_LOG_LEVEL: 'error', COFFER_DATA_DIR: dataDir,
+  COFFER_MASTER_KEY: crypto.randomBytes(32).toString('base64'), COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
+  ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
+});
+const database = await freshDatabase();
+const running = await startCoffer(config, { database, logger: createLogger('error'), onAdminKey: () => {} });
+
+async function stop() {
+  await running.close();
+  await database.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
+process.once('SIGTERM', stop);
+process.once('disconnect', stop);
+process.send?.({ url: running.url, adminKey, driver: database.driver });
