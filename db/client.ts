@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema.ts';
+import { accessChanged } from './access-cache.ts';
 
 export type Schema = typeof schema;
 /** A database handle or an open transaction: every repository function accepts either. */
@@ -64,9 +65,14 @@ async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
-/** Runs `fn` in one transaction: everything it writes commits together or not at all. */
-export function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  return db.transaction((tx) => fn(tx as unknown as Db));
+/**
+ * Runs `fn` in one transaction: everything it writes commits together or not at all. Every
+ * committed transaction moves the access epoch on, invalidating the hot-path caches.
+ */
+export async function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const result = await db.transaction((tx) => fn(tx as unknown as Db));
+  accessChanged();
+  return result;
 }
 
 /**

@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import { parse } from 'acorn';
 import { inTransaction, type Db } from '../../db/client.ts';
+import { createAccessCache } from '../../db/access-cache.ts';
 import * as fnRepo from '../../db/repos/functions.ts';
 import type { Workspace } from '../../db/schema.ts';
 import {
@@ -59,9 +60,10 @@ type ActiveScript = NonNullable<Awaited<ReturnType<typeof fnRepo.findActiveScrip
 
 export function createFunctionService(deps: {
   db: Db; audit: AuditLog; workspaces: WorkspaceService; secrets: SecretService; runtime: Runtime; logger: Logger;
-  invocationRetentionMs: number;
+  invocationRetentionMs: number; cacheAccess?: boolean;
 }) {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
+  const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>({ enabled: deps.cacheAccess ?? false });
   const scripts = new Map<string, ActiveScript>();
   const pendingWrites = new Set<Promise<void>>();
   let batch: fnRepo.NewInvocation[] = [];
@@ -135,7 +137,9 @@ export function createFunctionService(deps: {
    * same policy (admins and allowed roles pass; non-members get 404, other members 403).
    */
   async function invocationTarget(actor: Actor, wsName: string, name: string) {
-    const row = isResourceName(wsName) ? await fnRepo.findInvocationTarget(db, wsName, actor.principal.id, name) : undefined;
+    const row = isResourceName(wsName)
+      ? await targets.get(`${wsName}\0${actor.principal.id}\0${name}`, () => fnRepo.findInvocationTarget(db, wsName, actor.principal.id, name))
+      : undefined;
     if (!row) throw notFound('workspace');
     const role = row.role ?? undefined;
     if (!actor.principal.isAdmin && !workspaceRoleAllows(role, 'functions.invoke')) {

@@ -12,11 +12,11 @@ import { createFunctionService } from './functions.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
 
-export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number }) {
+export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number; cacheAccess: boolean }) {
   const { db, keyring } = deps;
   const audit = createAuditLog(db);
   const authorizeVault = createVaultAccess({ db, audit });
-  const secrets = createSecretService({ db, audit, keyring, authorizeVault });
+  const secrets = createSecretService({ db, audit, keyring, authorizeVault, cacheAccess: deps.cacheAccess });
   const workspaces = createWorkspaceService({ db, audit });
   return {
     audit,
@@ -26,6 +26,7 @@ export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtim
     workspaces,
     functions: createFunctionService({
       db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
+      cacheAccess: deps.cacheAccess,
     }),
     users: createUserService({ db, audit }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),

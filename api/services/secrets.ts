@@ -11,6 +11,7 @@ import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
 import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
+import { createAccessCache } from '../../db/access-cache.ts';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
 
@@ -30,8 +31,9 @@ export class AccessDeniedError extends Error {
   constructor(vault: string) { super(`access denied to vault "${vault}"`); }
 }
 
-export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault }) {
+export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault; cacheAccess?: boolean }) {
   const { db, audit, keyring, authorizeVault } = deps;
+  const functionReads = createAccessCache<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>({ enabled: deps.cacheAccess ?? false });
 
   async function findSecretOr404(vaultId: string, name: string) {
     const secret = await secretsRepo.findSecret(db, vaultId, name);
@@ -126,7 +128,8 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     },
 
     /**
-     * A read from inside a function: the workspace's grant is checked now (not cached), the latest
+     * A read from inside a function: the workspace's grant is checked now (against the database, or a
+     * memo that every committed write invalidates), the latest
      * enabled version is opened, and the audit row names workspace, function, version, invocation.
      * An unknown vault and a vault without a grant look the same to the function.
      */
@@ -136,7 +139,8 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
         invocationId: reader.invocationId,
       };
-      const found = await secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name);
+      const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
+        () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
       if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
         await audit.append({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
         throw new AccessDeniedError(vaultName);
