@@ -2,7 +2,7 @@
 // its content and the previous row's hash, so editing or deleting a row breaks the chain from there.
 import crypto from 'node:crypto';
 import type { Db } from '../../db/client.ts';
-import { ensureAuditHead, appendAuditRow, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
+import { ensureAuditHead, appendAuditRows, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
 import { newId } from '../crypto/credentials.ts';
 
 export interface AuditEntry {
@@ -44,31 +44,65 @@ export function rowHash(prevHash: string, row: Hashed): string {
 }
 
 export interface AuditLog {
-  /** Appends within the given transaction (or its own): the caller's write and its audit row commit together. */
+  /**
+   * Appends one row. Inside a transaction (`tx`), it commits with the caller's write. Outside one,
+   * rows from concurrent callers are group-committed: while one append is being written, the next
+   * ones queue and go in together, in one statement. Resolves once the row is committed.
+   */
   append(entry: AuditEntry, tx?: Db): Promise<void>;
   verify(): Promise<{ intact: boolean; checked: number; firstBrokenSeq?: number }>;
 }
 
+/** The most rows one group commit writes. */
+const MAX_GROUP = 256;
+
+function toRow(entry: AuditEntry): Hashed {
+  return {
+    id: newId('aud'),
+    at: new Date(),
+    requestId: entry.requestId ?? null,
+    actorId: entry.actorId ?? null,
+    actorKind: entry.actorKind ?? null,
+    action: entry.action,
+    outcome: entry.outcome,
+    vault: entry.vault ?? null,
+    secret: entry.secret ?? null,
+    version: entry.version ?? null,
+    workspace: entry.workspace ?? null,
+    function: entry.function ?? null,
+    invocationId: entry.invocationId ?? null,
+    detail: entry.detail ?? null,
+  };
+}
+
 export function createAuditLog(db: Db): AuditLog {
+  type Waiting = { row: Hashed; canonical: string; done: (err?: unknown) => void };
+  let queue: Waiting[] = [];
+  let writing = false;
+
+  async function drain() {
+    writing = true;
+    while (queue.length > 0) {
+      const group = queue.slice(0, MAX_GROUP);
+      queue = queue.slice(group.length);
+      try {
+        await appendAuditRows(db, group);
+        for (const w of group) w.done();
+      } catch (err) {
+        for (const w of group) w.done(err);
+      }
+    }
+    writing = false;
+  }
+
   return {
     async append(entry, tx) {
-      const row: Hashed = {
-        id: newId('aud'),
-        at: new Date(),
-        requestId: entry.requestId ?? null,
-        actorId: entry.actorId ?? null,
-        actorKind: entry.actorKind ?? null,
-        action: entry.action,
-        outcome: entry.outcome,
-        vault: entry.vault ?? null,
-        secret: entry.secret ?? null,
-        version: entry.version ?? null,
-        workspace: entry.workspace ?? null,
-        function: entry.function ?? null,
-        invocationId: entry.invocationId ?? null,
-        detail: entry.detail ?? null,
-      };
-      await appendAuditRow(tx ?? db, row, canonical(row));
+      const row = toRow(entry);
+      if (tx) return appendAuditRows(tx, [{ row, canonical: canonical(row) }]);
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ row, canonical: canonical(row), done: (err) => (err ? reject(err) : resolve()) });
+        if (!writing) void drain();
+      });
     },
 
     async verify() {

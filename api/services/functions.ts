@@ -242,7 +242,7 @@ export function createFunctionService(deps: {
       const startedAt = new Date();
       const reader: RuntimeReader = {
         workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
-        invocationId, principalId: actor.principal.id, requestId: actor.requestId,
+        invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditWrites: [],
       };
       const outcome = await runtime.invoke({
         invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
@@ -257,6 +257,18 @@ export function createFunctionService(deps: {
           throw err;
         }
       });
+      // Nothing the function produced leaves until every secret read it made is on the audit trail.
+      if (!(await allWritten(reader.auditWrites!))) {
+        logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
+        record({
+          id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
+          outcome: 'error', errorCode: 'unavailable', errorMessage: 'the audit trail could not be written', logs: [],
+          durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
+        });
+        throw new CofferError('unavailable', 'the audit trail could not be written, so the invocation\'s output is withheld', {
+          headers: { 'Retry-After': '5' }, details: { invocationId, version },
+        });
+      }
       record({
         id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
         outcome: outcome.ok ? 'ok' : 'error', errorCode: outcome.ok ? null : outcome.code, errorMessage: outcome.ok ? null : outcome.message,
@@ -298,6 +310,11 @@ export function createFunctionService(deps: {
 export type FunctionService = ReturnType<typeof createFunctionService>;
 
 const ms = (n: number) => Math.round(n * 1000) / 1000;
+
+async function allWritten(writes: Promise<void>[]): Promise<boolean> {
+  const settled = await Promise.allSettled(writes);
+  return settled.every((s) => s.status === 'fulfilled');
+}
 
 function compileError(message: string, line: number, column: number, details: Record<string, unknown> = {}) {
   const bare = message.replace(/ \(line \d+\)$/, '');

@@ -8,7 +8,7 @@ import { newId } from '../crypto/credentials.ts';
 import { seal, open, secretAad } from '../crypto/envelope.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { actorFields, type Actor } from '../actor.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
 import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
 import { createAccessCache } from '../../db/access-cache.ts';
@@ -24,6 +24,12 @@ export interface RuntimeReader {
   invocationId: string;
   principalId?: string | null;
   requestId?: string | null;
+  /**
+   * When given, a read does not wait for its audit row: the row's commit is collected here, and the
+   * caller must await them all before anything the function produced leaves Coffer (fail closed at
+   * the sandbox boundary: the isolate has no other way out than its result and logs).
+   */
+  auditWrites?: Promise<void>[];
 }
 
 export class AccessDeniedError extends Error {
@@ -139,14 +145,21 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
         invocationId: reader.invocationId,
       };
+      const record = (entry: AuditEntry): Promise<void> => {
+        const written = audit.append(entry);
+        if (!reader.auditWrites) return written;
+        written.catch(() => {}); // awaited, and reported, by the collector's owner
+        reader.auditWrites.push(written);
+        return Promise.resolve();
+      };
       const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
       if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
-        await audit.append({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
+        await record({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
         throw new AccessDeniedError(vaultName);
       }
       const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });
-      await audit.append({
+      await record({
         ...base, action: 'secret.read', outcome: 'allowed', version: found.version,
         detail: { functionVersion: reader.functionVersion, ...(value === undefined ? { missing: true } : {}) },
       });

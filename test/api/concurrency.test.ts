@@ -72,3 +72,15 @@ describe('concurrent writes', () => {
     expect(left).toHaveLength(1);
   });
 });
+
+describe('audit group commit', () => {
+  it('many concurrent reads leave one audit row each, in one unbroken chain', async () => {
+    const before = (await s.request('GET', '/v1/audit?action=secret.read&secret=counter&limit=500')).body.events.length;
+    const reads = await Promise.all(Array.from({ length: 60 }, () => s.request('GET', `${S}/value`)));
+    expect(reads.every((r) => r.status === 200)).toBe(true);
+    const after = (await s.request('GET', '/v1/audit?action=secret.read&secret=counter&limit=500')).body.events;
+    expect(after.length - before).toBe(60);
+    expect(new Set(after.map((e: { requestId: string }) => e.requestId)).size).toBe(after.length);
+    expect((await s.request('GET', '/v1/audit/verify')).body).toMatchObject({ intact: true });
+  });
+});
