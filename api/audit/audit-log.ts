@@ -54,7 +54,7 @@ export interface AuditLog {
 }
 
 /** The most rows one group commit writes. */
-const MAX_GROUP = 256;
+const MAX_GROUP = 32;
 
 function toRow(entry: AuditEntry): Hashed {
   return {
