@@ -52,7 +52,7 @@ export function checkSecretRequest(kind: number, vault: unknown, names: unknown)
 
 /**
  * Evaluates to `function (hostRead, hostLog) -> enter`. `enter(0, factory, argsJson, validateOnly)`
- * runs the function and resolves to one encoded string (see decodeRun in worker.ts):
+ * runs the function (with no argument at all when argsJson is undefined) and resolves to one encoded string (see decodeRun in worker.ts):
  *   'r' + result JSON | 'x' + why the result is not JSON | 'L' + JSON length (too large)
  *   'e' + name.length + ':' + message.length + ':' + name + message + stack    (thrown)
  *   'v' (validate: callable) | 'n' + typeof default export (not callable)
@@ -163,7 +163,7 @@ function serialize(value) {
 
 async function run(factory, argsJson, validateOnly) {
   try {
-    const args = jsonParse(argsJson);
+    const args = argsJson === undefined ? undefined : jsonParse(argsJson);
     const fn = await factory();
     if (validateOnly || typeof fn !== "function") return typeof fn === "function" ? "v" : "n" + typeof fn;
     const value = await fn(args);

@@ -52,10 +52,38 @@ export function compileFunction(code: string): CompileResult {
   try {
     refuseModuleLoading(program);
     const binding = defaultBinding(code);
-    return { ok: true, script: `${SCRIPT_PREFIX}${transformBody(code, program, binding)}\n;return ${binding};})` };
+    const script = `${SCRIPT_PREFIX}${transformBody(code, program, binding)}\n;return ${binding};})`;
+    checkScriptShape(script);
+    return { ok: true, script };
   } catch (err) {
     if (err instanceof Refusal) return { ok: false, message: err.message, line: err.line, column: err.column };
     throw err;
+  }
+}
+
+/**
+ * The module is parsed as a module but runs as a script, and the two grammars differ in one way
+ * that matters: `<!--` and `-->` open comments in scripts only (Annex B). Re-parse the script and
+ * require it to be exactly the wrapper function, so nothing can end the wrapper early and run
+ * outside it.
+ */
+function checkScriptShape(script: string): void {
+  let program: AnyNode;
+  try {
+    program = parse(script, { ecmaVersion: 'latest', sourceType: 'script' }) as AnyNode;
+  } catch {
+    program = { type: 'Invalid' } as AnyNode;
+  }
+  const statement = program.body?.[0];
+  const fn = statement?.expression;
+  const intact = program.body?.length === 1 && statement.type === 'ExpressionStatement' && fn?.type === 'FunctionExpression'
+    && fn.async === true && fn.start === 1 && fn.end === script.length - 1;
+  if (!intact) {
+    const found = [script.indexOf('<!--'), script.indexOf('-->')].filter((i) => i >= 0);
+    const at = found.length > 0 ? Math.min(...found) : 0;
+    const before = script.slice(0, at).split('\n');
+    const column = before.length === 1 ? Math.max(0, at - SCRIPT_PREFIX.length) : before[before.length - 1].length;
+    throw new Refusal('HTML-like comments ("<!--", "-->") are not supported in functions', { loc: { start: { line: before.length, column } } } as AnyNode);
   }
 }
 

@@ -25,7 +25,7 @@ export interface InvocationRequest {
   /** From compileFunction. */
   script: string;
   limits: FunctionLimits;
-  /** A JSON value; copied into the isolate. */
+  /** A JSON value, copied into the isolate; undefined (no args) reaches the function as undefined. */
   args: unknown;
   /** If false, secret values are redacted from the result too (logs and errors always are). */
   exposeSecrets: boolean;
@@ -51,9 +51,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     invoke(req, readSecret) {
       let argsJson: string | undefined;
       try {
-        argsJson = JSON.stringify(req.args === undefined ? null : req.args);
+        argsJson = req.args === undefined ? undefined : JSON.stringify(req.args);
       } catch { /* answered below */ }
-      if (argsJson === undefined) {
+      if (argsJson === undefined && req.args !== undefined) {
         return Promise.resolve({ ok: false, code: 'function_error', message: 'args must be a JSON value', logs: [], durationMs: 0, cpuMs: 0 });
       }
       return pool.invoke({
@@ -63,7 +63,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     },
     validate(script, limits, workspaceId) {
       return pool.validate({
-        workspaceId, codeKey: '', script, limits, argsJson: 'null', validateOnly: true, exposeSecrets: false,
+        workspaceId, codeKey: '', script, limits, argsJson: undefined, validateOnly: true, exposeSecrets: false,
       });
     },
     stats: () => pool.stats(),

@@ -18,14 +18,17 @@ const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
 /** Invocations a worker takes before others are preferred for a workspace that is warm on it. */
 const AFFINITY_IN_FLIGHT = 2;
 /** Invocations a worker runs at once; more wait in the queue. */
-const MAX_IN_FLIGHT = 8;
+export const MAX_IN_FLIGHT = 8;
 
 export interface PoolOptions {
   workers?: number;
   maxQueue?: number;
   recycleAfterInvocations?: number;
   recycleAboveRssMb?: number;
+  /** Warm isolates a worker keeps, over all workspaces (least recently used idle ones go first). */
   maxIsolatesPerWorker?: number;
+  /** An isolate idle this long is disposed, giving its memory back. */
+  isolateIdleMs?: number;
   logger?: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
 }
 
@@ -34,7 +37,8 @@ export interface Job {
   codeKey: string;
   script: string;
   limits: FunctionLimits;
-  argsJson: string;
+  /** undefined: the function is called without args. */
+  argsJson: string | undefined;
   validateOnly: boolean;
   exposeSecrets: boolean;
   readSecret?: SecretReader;
@@ -78,7 +82,8 @@ export function createPool(options: PoolOptions = {}): Pool {
   const maxQueue = Math.max(0, options.maxQueue ?? 256);
   const recycleAfter = options.recycleAfterInvocations ?? 5000;
   const recycleAboveRss = (options.recycleAboveRssMb ?? 1024) * 1024 * 1024;
-  const maxIsolates = options.maxIsolatesPerWorker ?? 16;
+  const maxIsolates = Math.max(1, options.maxIsolatesPerWorker ?? 32);
+  const isolateIdleMs = Math.max(1, options.isolateIdleMs ?? 60_000);
   const logger = options.logger;
 
   const slots: (Worker | undefined)[] = new Array(size).fill(undefined);
@@ -97,7 +102,12 @@ export function createPool(options: PoolOptions = {}): Pool {
       execPath: process.execPath,
       execArgv: ['--no-node-snapshot'],
       // Deliberately not process.env: the gateway's environment holds the master key.
-      env: { COFFER_MAX_ISOLATES: String(maxIsolates) },
+      env: {
+        COFFER_MAX_ISOLATES: String(maxIsolates),
+        // A worker never runs more than MAX_IN_FLIGHT invocations, so no workspace waits for an isolate there.
+        COFFER_ISOLATES_PER_WORKSPACE: String(MAX_IN_FLIGHT),
+        COFFER_ISOLATE_IDLE_MS: String(isolateIdleMs),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const w: Worker = { child, pid: child.pid ?? 0, ready: false, draining: false, inFlight: new Map(), knownScripts: new Set(), served: 0 };

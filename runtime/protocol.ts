@@ -16,8 +16,11 @@ export type FailureCode =
 
 /** Gateway -> worker. */
 export type ToWorker =
-  /** Run an invocation (`v` true: only evaluate the top level and check the default export is callable). */
-  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a: string; v?: true }
+  /**
+   * Run an invocation (`v` true: only evaluate the top level and check the default export is callable).
+   * `a` is the args as JSON; without it the function is called with undefined.
+   */
+  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a?: string; v?: true }
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
   | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] };
 

@@ -1,14 +1,17 @@
 // A worker process: the only place isolates live. Started by pool.ts with child_process.fork.
 //
-// One isolate per (workspace, memoryMb), so an isolate never runs two workspaces' functions; kept
-// warm and bounded (least recently used first out). Each deployed version's Script is compiled once
-// per isolate; every invocation gets a fresh context, so nothing a function leaves on its global
-// reaches the next one. An isolate that ran out of time or memory is disposed and replaced.
+// Each invocation has an isolate to itself, drawn from a small pool of warm isolates per
+// (workspace, memoryMb) (see isolates.ts): an isolate never runs two workspaces' functions, and a
+// function that loops or runs out of memory loses only its own isolate while its workspace's other
+// invocations go on in theirs. Each deployed version's Script is compiled once per isolate; every
+// invocation gets a fresh context, so nothing a function leaves on its global reaches the next one.
+// An isolate that ran out of time or memory is disposed, never reused.
 //
 // Secret values pass through here on their way into the isolate, but secret reads are decided in
 // the gateway: this process never holds the master key or any grant.
 import ivm from 'isolated-vm';
 import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
+import { createIsolatePool } from './isolates.ts';
 import {
   MAX_LOG_BYTES, MAX_LOG_LINES, MAX_RESULT_BYTES, MAX_SCRIPTS_PER_ISOLATE, MAX_SECRET_CALLS,
 } from './limits.ts';
@@ -18,23 +21,26 @@ import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = { ok: true; r: string } | { ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number };
 
-const maxIsolates = Math.max(1, Number(process.env.COFFER_MAX_ISOLATES) || 16);
+const envNumber = (name: string, fallback: number) => Math.max(1, Number(process.env[name]) || fallback);
+const IDLE_MS = envNumber('COFFER_ISOLATE_IDLE_MS', 60_000);
 const MAX_SOURCES = 512;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
-const RESET_BY_NEIGHBOUR = "the workspace's sandbox was reset because another invocation exceeded its limits";
 
 interface Sandbox {
-  key: string;
   isolate: ivm.Isolate;
-  boot: Promise<ivm.Script>;
-  scripts: Map<string, Promise<ivm.Script>>;
-  active: number;
-  /** Set when this process disposed the isolate on purpose (the invocation number that caused it). */
-  resetBy?: number;
+  boot: ivm.Script;
+  scripts: Map<string, ivm.Script>;
 }
 
 interface Invocation {
-  i: number;
+  msg: RunMessage;
+  /** The isolate pool key: memoryMb and workspace. */
+  key: string;
+  source: string;
+  deadline: number;
+  timer?: NodeJS.Timeout;
+  sb?: Sandbox;
+  cpu0: bigint;
   answered: boolean;
   enter?: ivm.Reference<(...a: unknown[]) => unknown>;
   closed: boolean;
@@ -45,59 +51,48 @@ interface Invocation {
   reads: number;
 }
 
-const sandboxes = new Map<string, Sandbox>();
+const sandboxes = createIsolatePool<Sandbox>({
+  perKey: envNumber('COFFER_ISOLATES_PER_WORKSPACE', 8),
+  total: envNumber('COFFER_MAX_ISOLATES', 32),
+  idleMs: IDLE_MS,
+  create: createSandbox,
+  dispose: disposeSandbox,
+});
+setInterval(() => sandboxes.sweep(), Math.min(10_000, IDLE_MS)).unref();
+
 const sources = new Map<string, string>();
 const invocations = new Map<number, Invocation>();
+/** Invocations waiting for an isolate (their workspace, or the worker, is at its cap), oldest first. */
+const waiting: Invocation[] = [];
 
-const send = (m: FromWorker) => process.send!(m);
+const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
 
-function sandboxFor(workspaceId: string, memoryMb: number): Sandbox {
-  const key = `${memoryMb}:${workspaceId}`;
-  let sb = sandboxes.get(key);
-  if (sb && !sb.isolate.isDisposed) {
-    sandboxes.delete(key); // re-insert: Map order is the LRU order
-    sandboxes.set(key, sb);
-    return sb;
-  }
+function createSandbox(key: string): Sandbox {
   const isolate = new ivm.Isolate({
-    memoryLimit: memoryMb,
+    memoryLimit: Number(key.slice(0, key.indexOf(':'))),
     // isolated-vm says the process must not continue after this; the pool restarts us.
     onCatastrophicError: (message) => {
       process.stderr.write(`coffer worker: isolated-vm catastrophic error: ${message}\n`);
       process.exit(70);
     },
   });
-  sb = { key, isolate, boot: isolate.compileScript(BOOTSTRAP, { filename: BOOTSTRAP_FILENAME }), scripts: new Map(), active: 0 };
-  sandboxes.set(key, sb);
-  evictIdleSandboxes();
-  return sb;
+  return { isolate, boot: isolate.compileScriptSync(BOOTSTRAP, { filename: BOOTSTRAP_FILENAME }), scripts: new Map() };
 }
 
-function evictIdleSandboxes(): void {
-  for (const sb of sandboxes.values()) {
-    if (sandboxes.size <= maxIsolates) return;
-    if (sb.active === 0) retire(sb);
-  }
+function disposeSandbox(sb: Sandbox): void {
+  if (sb.isolate.isDisposed) return;
+  try { sb.isolate.dispose(); } catch { /* already going */ }
 }
 
-function retire(sb: Sandbox, resetBy?: number): void {
-  if (sandboxes.get(sb.key) === sb) sandboxes.delete(sb.key);
-  if (resetBy !== undefined && sb.resetBy === undefined) sb.resetBy = resetBy;
-  if (!sb.isolate.isDisposed) {
-    try { sb.isolate.dispose(); } catch { /* already going */ }
-  }
-}
-
-function scriptFor(sb: Sandbox, codeKey: string, source: string): Promise<ivm.Script> {
+function scriptFor(sb: Sandbox, codeKey: string, source: string): ivm.Script {
   let script = sb.scripts.get(codeKey);
   if (!script) {
-    script = sb.isolate.compileScript(source, { filename: FUNCTION_FILENAME });
-    script.catch(() => sb.scripts.delete(codeKey));
+    script = sb.isolate.compileScriptSync(source, { filename: FUNCTION_FILENAME });
     sb.scripts.set(codeKey, script);
     if (sb.scripts.size > MAX_SCRIPTS_PER_ISOLATE) {
       const [oldKey, old] = sb.scripts.entries().next().value!;
       sb.scripts.delete(oldKey);
-      old.then((s) => s.release(), () => {});
+      old.release();
     }
   }
   return script;
@@ -107,7 +102,7 @@ function cpuNs(sb: Sandbox): bigint {
   try { return sb.isolate.cpuTime; } catch { return 0n; }
 }
 
-async function run(msg: RunMessage): Promise<void> {
+function receive(msg: RunMessage): void {
   const source = msg.s ?? sources.get(msg.k);
   if (source === undefined) { send({ t: 'miss', i: msg.i }); return; }
   if (msg.s !== undefined && !msg.v) {
@@ -115,27 +110,62 @@ async function run(msg: RunMessage): Promise<void> {
     sources.set(msg.k, msg.s);
     if (sources.size > MAX_SOURCES) sources.delete(sources.keys().next().value!);
   }
-
-  const inv: Invocation = { i: msg.i, answered: false, closed: false, timedOut: false, logs: [], logBytes: 0, logFull: false, reads: 0 };
-  invocations.set(msg.i, inv);
-  const deadline = Date.now() + msg.to;
-  let sb: Sandbox | undefined;
-  let cpu0 = 0n;
-  const finish = (d: Done) => {
-    if (inv.answered) return;
-    inv.answered = true;
-    const c = sb ? Number(cpuNs(sb) - cpu0) / 1e6 : 0;
-    invocations.delete(msg.i);
-    inv.closed = true;
-    send({ t: 'done', i: msg.i, ...d, l: inv.logs, c: Math.max(0, c), rss: process.memoryUsage.rss() } as FromWorker);
+  const inv: Invocation = {
+    msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
+    answered: false, closed: false, timedOut: false, logs: [], logBytes: 0, logFull: false, reads: 0,
   };
-  const timer = setTimeout(() => {
+  inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
     inv.timedOut = true;
-    if (sb) retire(sb, msg.i);
-    finish({ ok: false, code: 'timeout', m: timeoutMessage(msg.to) });
+    if (inv.sb) disposeSandbox(inv.sb);
+    else waiting.splice(waiting.indexOf(inv), 1);
+    finish(inv, { ok: false, code: 'timeout', m: timeoutMessage(msg.to) });
   }, msg.to);
+  invocations.set(msg.i, inv);
+  waiting.push(inv);
+  admit();
+}
 
+/** Starts each waiting invocation that an isolate is free for, oldest first. */
+function admit(): void {
+  for (let n = 0; n < waiting.length; n++) {
+    const inv = waiting[n];
+    let sb: Sandbox | undefined;
+    try {
+      sb = sandboxes.acquire(inv.key);
+    } catch {
+      waiting.splice(n--, 1);
+      finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox' });
+      continue;
+    }
+    if (!sb) continue;
+    waiting.splice(n--, 1);
+    void run(inv, sb);
+  }
+}
+
+function finish(inv: Invocation, d: Done): void {
+  if (inv.answered) return;
+  inv.answered = true;
+  inv.closed = true;
+  clearTimeout(inv.timer);
+  invocations.delete(inv.msg.i);
+  const c = inv.sb ? Number(cpuNs(inv.sb) - inv.cpu0) / 1e6 : 0;
+  send({ t: 'done', i: inv.msg.i, ...d, l: inv.logs, c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+}
+
+/** The gateway recycles a worker by RSS; reading it costs about 12 us, so it is read at most every 100 ms. */
+let rss = { bytes: 0, at: -Infinity };
+function residentSetSize(): number {
+  const now = performance.now();
+  if (now - rss.at >= 100) rss = { bytes: process.memoryUsage.rss(), at: now };
+  return rss.bytes;
+}
+
+async function run(inv: Invocation, sb: Sandbox): Promise<void> {
+  const { msg } = inv;
+  inv.sb = sb;
+  inv.cpu0 = cpuNs(sb);
   const readCb = new ivm.Callback((id: number, kind: number, vault: unknown, names: unknown) => {
     if (inv.closed) return 'Esecret reads are closed: the invocation has ended';
     const refusal = checkSecretRequest(kind, vault, names);
@@ -149,37 +179,40 @@ async function run(msg: RunMessage): Promise<void> {
 
   let context: ivm.Context | undefined;
   const refs: { release(): void }[] = [];
+  let done: Done;
   try {
-    sb = sandboxFor(msg.w, msg.mb);
-    sb.active++;
-    cpu0 = cpuNs(sb);
-    const script = msg.v ? await sb.isolate.compileScript(source, { filename: FUNCTION_FILENAME }) : await scriptFor(sb, msg.k, source);
-    context = await sb.isolate.createContext();
-    const boot = await (await sb.boot).run(context, { reference: true });
+    // The isolate is this invocation's alone and no user code runs before enter(): the synchronous
+    // calls are safe here, and save a round trip to the isolate's thread each.
+    const script = msg.v
+      ? sb.isolate.compileScriptSync(inv.source, { filename: FUNCTION_FILENAME })
+      : scriptFor(sb, msg.k, inv.source);
+    context = sb.isolate.createContextSync();
+    const boot = sb.boot.runSync(context, { reference: true });
     refs.push(boot);
-    const enter = (await boot.apply(undefined, [readCb, logCb], { result: { reference: true } })) as ivm.Reference<any>;
+    const enter = boot.applySync(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
     refs.push(enter);
     inv.enter = enter;
-    const factory = await script.run(context, { reference: true });
+    // Only a script not made by compileFunction could run code here; the timeout still bounds it.
+    const factory = script.runSync(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
     refs.push(factory);
     if (msg.v) script.release();
     const out = await enter.apply(undefined, [0, factory.derefInto(), msg.a, msg.v === true], {
-      timeout: Math.max(1, deadline - Date.now()),
+      timeout: Math.max(1, inv.deadline - Date.now()),
       result: { promise: true, copy: true },
     });
-    finish(decode(String(out), msg.v === true));
+    done = decode(String(out), msg.v === true);
   } catch (err) {
-    finish(classify(err, sb, inv, msg, deadline));
-  } finally {
-    clearTimeout(timer);
-    inv.closed = true;
-    invocations.delete(msg.i);
-    if (sb) sb.active--;
-    // Every reference held here would keep the context alive: release them all with the context,
-    // which drops every object the function created, including detached promises.
-    for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
-    try { context?.release(); } catch { /* isolate gone */ }
+    done = classify(err, inv);
   }
+  inv.closed = true;
+  // Every reference held here would keep the context alive: release them all with the context,
+  // which drops every object the function created, including detached promises.
+  for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
+  try { context?.release(); } catch { /* isolate gone */ }
+  finish(inv, done);
+  const healthy = !inv.timedOut && !sb.isolate.isDisposed && (done.ok || (done.code !== 'timeout' && done.code !== 'memory_limit'));
+  sandboxes.release(inv.key, sb, healthy);
+  admit();
 }
 
 function timeoutMessage(ms: number): string {
@@ -260,22 +293,12 @@ function sandboxStack(stack: string): string {
   return kept.join('\n');
 }
 
-function classify(err: unknown, sb: Sandbox | undefined, inv: Invocation, msg: RunMessage, deadline: number): Done {
+function classify(err: unknown, inv: Invocation): Done {
   const message = err instanceof Error ? err.message : String(err);
-  // A neighbour's reset at (about) our own deadline is our timeout too: timers of one batch fire in turn.
-  if (inv.timedOut || /timed out/i.test(message) || Date.now() >= deadline - 10) {
-    if (sb) retire(sb, msg.i);
-    return { ok: false, code: 'timeout', m: timeoutMessage(msg.to) };
-  }
-  if (/memory limit/i.test(message)) {
-    if (sb) retire(sb, msg.i);
-    return { ok: false, code: 'memory_limit', m: `the function exceeded its ${msg.mb} MB memory limit` };
-  }
-  if (sb?.isolate.isDisposed) {
-    const byNeighbour = sb.resetBy !== undefined && sb.resetBy !== msg.i;
-    retire(sb);
-    if (byNeighbour) return { ok: false, code: 'worker_crashed', m: RESET_BY_NEIGHBOUR };
-    return { ok: false, code: 'memory_limit', m: `the function exceeded its ${msg.mb} MB memory limit` };
+  if (inv.timedOut || /timed out/i.test(message)) return { ok: false, code: 'timeout', m: timeoutMessage(inv.msg.to) };
+  // isolated-vm disposes an isolate that runs out of memory; nothing else here disposes a busy one.
+  if (/memory limit/i.test(message) || inv.sb?.isolate.isDisposed) {
+    return { ok: false, code: 'memory_limit', m: `the function exceeded its ${inv.msg.mb} MB memory limit` };
   }
   // Anything else escaped the bootstrap's own error handling (a compile error in a hand-made script,
   // a stack overflow inside the error handler): report the message only, never a host stack.
@@ -289,9 +312,11 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
 }
 
 process.on('message', (m: ToWorker) => {
-  if (m.t === 'run') void run(m);
+  if (m.t === 'run') receive(m);
   else if (m.t === 'sec') onSecretAnswer(m);
 });
-// The gateway went away: nothing left to serve.
+// The gateway went away: nothing left to serve. ('error' on process only comes from the IPC channel,
+// e.g. EPIPE for a message sent as the gateway closed.)
 process.on('disconnect', () => process.exit(0));
+process.on('error', () => process.exit(0));
 send({ t: 'ready', pid: process.pid });

@@ -90,3 +90,20 @@ describe('compileFunction', () => {
     expect(fn()).toBeUndefined();
   });
 });
+
+describe('module and script grammars agree', () => {
+  it('refuses code that an HTML-like comment would let out of the wrapper', () => {
+    const code = 'let a = 1, b = 2;\na <!--b + `\n}); globalThis.escaped = 1; (async function(){\n`;\nexport default () => 1;\n';
+    const r = compileFunction(code);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.message).toMatch(/HTML-like comments/);
+      expect(r.line).toBe(2);
+    }
+  });
+
+  it('still accepts ordinary comparisons and decrements', () => {
+    const r = compileFunction('let a = 3, b = 2;\nexport default () => a > b && a-- > 0 && b < !a;\n');
+    expect(r.ok).toBe(true);
+  });
+});

@@ -1,7 +1,8 @@
 // Functions that try to escape, starve or crash the sandbox. After each, a normal function must work.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, workerPids, type Runtime } from '../../runtime/index.ts';
-import { countingReader, expectHealthy, request, run } from './fixtures.ts';
+import { createRuntime, workerPids, type InvocationRequest, type Runtime } from '../../runtime/index.ts';
+import { MAX_IN_FLIGHT } from '../../runtime/pool.ts';
+import { countingReader, expectHealthy, HELLO, request, run } from './fixtures.ts';
 
 const SHORT = { timeoutMs: 500, memoryMb: 32 };
 let rt: Runtime;
@@ -24,6 +25,14 @@ describe('limits', () => {
   it('an infinite loop at the top level times out', async () => {
     const { outcome } = await run(rt, 'while (true) {}\nexport default () => 1;', { limits: SHORT });
     expect(outcome).toMatchObject({ ok: false, code: 'timeout' });
+  });
+
+  it('a script that runs code as it is evaluated (not made by compileFunction) is bounded too', async () => {
+    const before = rt.stats().restarts;
+    const outcome = await rt.invoke({ ...request('export default () => 1', { limits: SHORT }), script: 'for (;;) {}' }, countingReader());
+    expect(outcome).toMatchObject({ ok: false, code: 'timeout' });
+    expect(outcome.durationMs).toBeLessThan(SHORT.timeoutMs + 1500);
+    expect(rt.stats().restarts).toBe(before);
   });
 
   it('a never-settling promise times out', async () => {
@@ -251,14 +260,18 @@ describe('workers', () => {
   });
 
   it('a full queue answers overloaded at once', async () => {
-    const small = createRuntime({ workers: 1, maxQueue: 2 });
+    const maxQueue = 2;
+    const small = createRuntime({ workers: 1, maxQueue });
     try {
-      while (workerPids(small).length === 0) await new Promise((r) => setTimeout(r, 20));
+      // One finished invocation shows the worker is up; before that, everything would be queued.
+      await expectHealthy(small);
       const block = request('export default () => new Promise(() => {})', { limits: { timeoutMs: 600, memoryMb: 32 } });
       const outcomes = await Promise.all(Array.from({ length: 14 }, (_, n) => small.invoke({ ...block, invocationId: `b${n}` }, countingReader())));
       const codes = outcomes.map((o) => (o.ok ? 'ok' : o.code));
-      expect(codes.filter((c) => c === 'overloaded')).toHaveLength(4);
-      expect(codes.filter((c) => c === 'timeout')).toHaveLength(10);
+      // Submitted in one tick: MAX_IN_FLIGHT start on the worker, maxQueue wait, the rest are refused.
+      expect(codes.filter((c) => c === 'overloaded')).toHaveLength(14 - MAX_IN_FLIGHT - maxQueue);
+      // Each ran in an isolate of its own, so each timed out by itself (none was reset by a neighbour).
+      expect(codes.filter((c) => c === 'timeout')).toHaveLength(MAX_IN_FLIGHT + maxQueue);
     } finally {
       await small.close();
     }
@@ -271,5 +284,63 @@ describe('workers', () => {
     await Promise.all([other.close(), other.close()]);
     expect(await p).toMatchObject({ ok: false, code: 'worker_crashed' });
     expect(await other.invoke(request('export default () => 1'), countingReader())).toMatchObject({ ok: false, code: 'worker_crashed' });
+  });
+});
+
+describe('one invocation per isolate', () => {
+  // One worker, so that every invocation of the workspace lands on the same process.
+  let single: Runtime;
+  beforeAll(async () => { single = createRuntime({ workers: 1 }); await expectHealthy(single, 'ws-one'); });
+  afterAll(async () => { await single.close(); });
+  const opts = (over: Partial<InvocationRequest> = {}) => ({ workspaceId: 'ws-one', limits: { timeoutMs: 2000, memoryMb: 32 }, ...over });
+  const BUSY_400_MS = 'export default () => { const t = Date.now(); while (Date.now() - t < 400) {} return "done"; }';
+
+  it('a looping function does not block another invocation of its workspace', async () => {
+    const loop = run(single, 'export default () => { for (;;) {} }', opts({ limits: { timeoutMs: 1500, memoryMb: 32 } }));
+    await new Promise((r) => setTimeout(r, 50));
+    const { outcome } = await run(single, HELLO, opts());
+    expect(outcome).toMatchObject({ ok: true, result: { hello: 'world' } });
+    expect(outcome.durationMs).toBeLessThan(1000);
+    expect((await loop).outcome).toMatchObject({ ok: false, code: 'timeout' });
+  });
+
+  it('a timeout affects only the invocation that caused it', async () => {
+    const busy = [0, 1, 2].map(() => run(single, BUSY_400_MS, opts()));
+    const loop = await run(single, 'export default () => { for (;;) {} }', opts({ limits: { timeoutMs: 100, memoryMb: 32 } }));
+    expect(loop.outcome).toMatchObject({ ok: false, code: 'timeout' });
+    for (const b of await Promise.all(busy)) expect(b.outcome).toMatchObject({ ok: true, result: 'done' });
+  });
+
+  it('a memory bomb affects only the invocation that caused it', async () => {
+    // The normal invocation is suspended in a slow secret read while the bomb goes off.
+    const slowReader = countingReader();
+    const reader = Object.assign(async (v: string, n: string) => { await new Promise((r) => setTimeout(r, 400)); return slowReader(v, n); }, { calls: slowReader.calls });
+    const busy = run(single, 'export default async () => (await tailor.secretmanager.getSecret("default", "test-secret-1")).length', opts(), reader);
+    await new Promise((r) => setTimeout(r, 50));
+    const bomb = await run(single, 'export default () => { const a = []; for (;;) a.push(new Array(1e5).fill(Math.random())); }', opts());
+    expect(bomb.outcome).toMatchObject({ ok: false, code: 'memory_limit' });
+    expect((await busy).outcome).toMatchObject({ ok: true, result: 18 });
+  });
+
+  it('beyond the isolate cap, an invocation waits for a free isolate instead of sharing one', async () => {
+    const capped = createRuntime({ workers: 1, maxIsolatesPerWorker: 1 });
+    try {
+      await expectHealthy(capped, 'ws-x');
+      const busy = run(capped, BUSY_400_MS, opts({ workspaceId: 'ws-x' }));
+      const late = run(capped, HELLO, opts({ workspaceId: 'ws-z', limits: { timeoutMs: 100, memoryMb: 32 } }));
+      const waits = await run(capped, HELLO, opts({ workspaceId: 'ws-y' }));
+      expect(waits.outcome).toMatchObject({ ok: true, result: { hello: 'world' } });
+      expect(waits.outcome.durationMs).toBeGreaterThan(250);
+      expect((await busy).outcome).toMatchObject({ ok: true, result: 'done' });
+      expect((await late).outcome).toMatchObject({ ok: false, code: 'timeout' });
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('concurrent invocations of one workspace each get a fresh global', async () => {
+    const code = 'export default async () => { const seen = globalThis.mine ?? null; globalThis.mine = 1; for (let i = 0; i < 100; i++) await null; return seen; }';
+    const outcomes = await Promise.all([0, 1, 2, 3, 4, 5].map(() => run(single, code, opts())));
+    for (const { outcome } of outcomes) expect(outcome).toMatchObject({ ok: true, result: null });
   });
 });

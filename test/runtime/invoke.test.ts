@@ -47,6 +47,19 @@ describe('invoke', () => {
     expect((await run(rt, 'export default () => {}')).outcome).toMatchObject({ ok: true, result: null });
   });
 
+  it('missing args reach the function as undefined; an explicit null stays null', async () => {
+    const kind = 'export default (args) => (args === undefined ? "undefined" : args === null ? "null" : typeof args)';
+    expect((await run(rt, kind, { args: undefined })).outcome).toMatchObject({ ok: true, result: 'undefined' });
+    expect((await run(rt, kind, { args: null })).outcome).toMatchObject({ ok: true, result: 'null' });
+    const destructuring = 'export default async ({ a } = {}) => a ?? "no a"';
+    expect((await run(rt, destructuring, { args: undefined })).outcome).toMatchObject({ ok: true, result: 'no a' });
+    expect((await run(rt, destructuring, { args: { a: 1 } })).outcome).toMatchObject({ ok: true, result: 1 });
+  });
+
+  it('args that are not JSON are refused before anything runs', async () => {
+    expect((await run(rt, HELLO, { args: () => 1 })).outcome).toMatchObject({ ok: false, code: 'function_error', message: 'args must be a JSON value' });
+  });
+
   it('runs export default function, named exports alongside, and top-level await', async () => {
     const code = 'export const base = await Promise.resolve(40);\nexport function add(x) { return x + base; }\nexport default function main(a) { return add(a); }';
     expect((await run(rt, code, { args: 2 })).outcome).toMatchObject({ ok: true, result: 42 });
