@@ -50,6 +50,8 @@ export interface AuditLog {
    * ones queue and go in together, in one statement. Resolves once the row is committed.
    */
   append(entry: AuditEntry, tx?: Db): Promise<void>;
+  /** Appends several rows, in order, committed together (one statement when the queue is idle). */
+  appendAll(entries: AuditEntry[]): Promise<void>;
   verify(): Promise<{ intact: boolean; checked: number; firstBrokenSeq?: number }>;
 }
 
@@ -80,6 +82,14 @@ export function createAuditLog(db: Db): AuditLog {
   let queue: Waiting[] = [];
   let writing = false;
 
+  function enqueue(rows: Hashed[]): Promise<void> {
+    const written = rows.map((row) => new Promise<void>((resolve, reject) => {
+      queue.push({ row, canonical: canonical(row), done: (err) => (err ? reject(err) : resolve()) });
+    }));
+    if (!writing) void drain();
+    return Promise.all(written).then(() => {});
+  }
+
   async function drain() {
     writing = true;
     while (queue.length > 0) {
@@ -99,10 +109,11 @@ export function createAuditLog(db: Db): AuditLog {
     async append(entry, tx) {
       const row = toRow(entry);
       if (tx) return appendAuditRows(tx, [{ row, canonical: canonical(row) }]);
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ row, canonical: canonical(row), done: (err) => (err ? reject(err) : resolve()) });
-        if (!writing) void drain();
-      });
+      return enqueue([row]);
+    },
+
+    appendAll(entries) {
+      return entries.length === 0 ? Promise.resolve() : enqueue(entries.map(toRow));
     },
 
     async verify() {

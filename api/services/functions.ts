@@ -242,7 +242,7 @@ export function createFunctionService(deps: {
       const startedAt = new Date();
       const reader: RuntimeReader = {
         workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
-        invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditWrites: [],
+        invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditRows: [],
       };
       const outcome = await runtime.invoke({
         invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
@@ -258,7 +258,10 @@ export function createFunctionService(deps: {
         }
       });
       // Nothing the function produced leaves until every secret read it made is on the audit trail.
-      if (!(await allWritten(reader.auditWrites!))) {
+      // A read still in flight at the deadline writes its own row from here on.
+      const auditRows = reader.auditRows!;
+      reader.auditRows = undefined;
+      if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
         logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
         record({
           id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
@@ -310,11 +313,6 @@ export function createFunctionService(deps: {
 export type FunctionService = ReturnType<typeof createFunctionService>;
 
 const ms = (n: number) => Math.round(n * 1000) / 1000;
-
-async function allWritten(writes: Promise<void>[]): Promise<boolean> {
-  const settled = await Promise.allSettled(writes);
-  return settled.every((s) => s.status === 'fulfilled');
-}
 
 function compileError(message: string, line: number, column: number, details: Record<string, unknown> = {}) {
   const bare = message.replace(/ \(line \d+\)$/, '');

@@ -25,11 +25,12 @@ export interface RuntimeReader {
   principalId?: string | null;
   requestId?: string | null;
   /**
-   * When given, a read does not wait for its audit row: the row's commit is collected here, and the
-   * caller must await them all before anything the function produced leaves Coffer (fail closed at
-   * the sandbox boundary: the isolate has no other way out than its result and logs).
+   * When given, a read does not write its audit row: the row is collected here, and the caller must
+   * commit them all (audit.appendAll) before anything the function produced leaves Coffer. That is
+   * fail closed at the sandbox boundary (the isolate has no way out but its result and logs), and
+   * one statement per invocation instead of one per read.
    */
-  auditWrites?: Promise<void>[];
+  auditRows?: AuditEntry[];
 }
 
 export class AccessDeniedError extends Error {
@@ -145,12 +146,9 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
         invocationId: reader.invocationId,
       };
-      const record = (entry: AuditEntry): Promise<void> => {
-        const written = audit.append(entry);
-        if (!reader.auditWrites) return written;
-        written.catch(() => {}); // awaited, and reported, by the collector's owner
-        reader.auditWrites.push(written);
-        return Promise.resolve();
+      const record = async (entry: AuditEntry): Promise<void> => {
+        if (reader.auditRows) reader.auditRows.push(entry);
+        else await audit.append(entry);
       };
       const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
