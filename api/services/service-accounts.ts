@@ -6,6 +6,8 @@ import { inTransaction, type Db } from '../../db/client.ts';
 import * as principalsRepo from '../../db/repos/principals.ts';
 import * as accountsRepo from '../../db/repos/service-accounts.ts';
 import type { Principal } from '../../db/schema.ts';
+import { vaultsManagedOnlyBy } from '../../db/repos/vaults.ts';
+import { workspacesOwnedOnlyBy } from '../../db/repos/workspaces.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
 import { newId, newClientSecret, hashCredential, displayPrefix } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
@@ -99,7 +101,17 @@ export function createServiceAccountService(deps: { db: Db; audit: AuditLog; iss
     async remove(actor: Actor, id: string) {
       await inTransaction(db, async (tx) => {
         const account = await manageable(actor, id, tx, true);
-        // Keys, client secrets, grants and memberships go with it (foreign keys cascade).
+        // Grants and memberships go with it (foreign keys cascade), so it must not be the last
+        // manager of a vault or the last owner of a workspace: that would orphan them.
+        const vaults = await vaultsManagedOnlyBy(tx, id);
+        if (vaults.length > 0) {
+          throw new CofferError('last_manager', `this service account is the last manager of ${vaults.map((v) => `"${v}"`).join(', ')}; add another manager first`);
+        }
+        const workspaces = await workspacesOwnedOnlyBy(tx, id);
+        if (workspaces.length > 0) {
+          throw new CofferError('last_owner', `this service account is the last owner of ${workspaces.map((w) => `"${w}"`).join(', ')}; add another owner first`);
+        }
+        // Keys and client secrets go with it too.
         await principalsRepo.deletePrincipal(tx, id);
         await audit.append({ action: 'service_account.delete', outcome: 'allowed', ...actorFields(actor), detail: { serviceAccountId: id, name: account.name } }, tx);
       });

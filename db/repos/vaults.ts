@@ -84,3 +84,13 @@ export async function vaultsByIds(db: Db, ids: string[]) {
   if (ids.length === 0) return [];
   return db.select().from(vaults).where(inArray(vaults.id, ids));
 }
+
+/** Names of the vaults on which this principal is the only manager. */
+export async function vaultsManagedOnlyBy(db: Db, principalId: string): Promise<string[]> {
+  const rows = await db.select({ name: vaults.name }).from(vaultGrants)
+    .innerJoin(vaults, eq(vaults.id, vaultGrants.vaultId))
+    .where(and(eq(vaultGrants.principalId, principalId), eq(vaultGrants.role, 'manager'), sql`not exists (
+      select 1 from vault_grants other where other.vault_id = ${vaultGrants.vaultId} and other.role = 'manager'
+        and other.principal_id is not null and other.principal_id <> ${principalId})`));
+  return rows.map((r) => r.name);
+}

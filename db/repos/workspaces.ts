@@ -1,5 +1,5 @@
 // Workspaces and their members.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { workspaces, workspaceMembers, principals, type WorkspaceRole } from '../schema.ts';
 
@@ -58,4 +58,14 @@ export async function lockOwners(db: Db, workspaceId: string): Promise<string[]>
   const rows = await db.select({ id: workspaceMembers.principalId }).from(workspaceMembers)
     .where(and(eq(workspaceMembers.workspaceId, workspaceId), eq(workspaceMembers.role, 'owner'))).for('update');
   return rows.map((r) => r.id);
+}
+
+/** Names of the workspaces of which this principal is the only owner. */
+export async function workspacesOwnedOnlyBy(db: Db, principalId: string): Promise<string[]> {
+  const rows = await db.select({ name: workspaces.name }).from(workspaceMembers)
+    .innerJoin(workspaces, eq(workspaces.id, workspaceMembers.workspaceId))
+    .where(and(eq(workspaceMembers.principalId, principalId), eq(workspaceMembers.role, 'owner'), sql`not exists (
+      select 1 from workspace_members other where other.workspace_id = ${workspaceMembers.workspaceId} and other.role = 'owner'
+        and other.principal_id <> ${principalId})`));
+  return rows.map((r) => r.name);
 }

@@ -224,6 +224,22 @@ describe('service accounts', () => {
       const members = await s.request('GET', '/v1/workspaces/sa-ws/members');
       expect(members.body.members.some((m: { principalId: string }) => m.principalId === saId)).toBe(false);
     });
+
+    it('cannot be deleted while it is the last manager of a vault or the last owner of a workspace', async () => {
+      const sa = await create(owner.key, 'api_key');
+      const saKey = sa.apiKey!.key;
+      const saId = sa.serviceAccount.id;
+      expect((await s.request('POST', '/v1/vaults', { key: saKey, body: { name: 'sa-owned-vault' } })).status).toBe(201);
+      expectError(await s.request('DELETE', `/v1/service-accounts/${saId}`, { key: owner.key }), 409, 'last_manager');
+      expect((await s.request('POST', '/v1/vaults/sa-owned-vault/grants', { body: { principal: owner.id, role: 'manager' } })).status).toBe(201);
+
+      expect((await s.request('POST', '/v1/workspaces', { body: { name: 'sa-owned-ws', owner: saId } })).status).toBe(201);
+      expectError(await s.request('DELETE', `/v1/service-accounts/${saId}`, { key: owner.key }), 409, 'last_owner');
+      expect((await s.request('POST', '/v1/workspaces/sa-owned-ws/members', { body: { principal: owner.id, role: 'owner' } })).status).toBe(200);
+
+      expect((await s.request('DELETE', `/v1/service-accounts/${saId}`, { key: owner.key })).status).toBe(204);
+      expect((await s.request('GET', '/v1/vaults/sa-owned-vault', { key: owner.key })).body.role).toBe('manager');
+    });
   });
 
   describe('confidentiality', () => {
