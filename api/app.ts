@@ -45,10 +45,8 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps) {
   const { database, keyring, logger } = deps;
-  // Hot-path lookups are memoised only where this process is the database's single owner.
-  const cacheAccess = database.driver === 'pglite';
   const services = createServices({
-    db: database.db, keyring, logger, cacheAccess, runtime: deps.runtime, invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
+    db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime, invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
   });
   // Service accounts and OAuth are composed here, not in createServices, because they need the issuer.
   const signingKeys = createSigningKeys({ db: database.db, keyring });
@@ -73,7 +71,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', oauthRoutes(oauthTokens, signingKeys));
 
   const authenticators: Authenticator[] = [
-    createApiKeyAuthenticator(database.db, { cacheAccess }),
+    createApiKeyAuthenticator(database.db, database.accessCache),
     createAccessTokenAuthenticator({ db: database.db, signingKeys, issuer: oauthTokens.issuer, audience: oauthTokens.audience }),
   ];
   app.use('/v1/*', authenticate({

@@ -4,9 +4,10 @@
 // the epoch it was loaded under is still current. So a revoked key, a removed grant or a rotated
 // secret is seen by the very next request.
 //
-// The epoch lives in this process, so the caches are only exact when this process is the database's
-// only writer: embedded PGlite, which has a single owner. Against a shared Postgres the caches are
-// disabled (and its prepared lookups are cheap there anyway).
+// The epoch lives in this process. Embedded PGlite has a single owner, so there the epoch sees every
+// write. A shared Postgres can be written by other gateways: each write transaction also sends a
+// NOTIFY that every gateway LISTENs for and turns into an epoch step (db/client.ts), and entries
+// expire after `maxAgeMs` in case a notification was lost with a connection.
 
 let epoch = 0;
 
@@ -19,6 +20,11 @@ export function accessChanged(): void {
   epoch++;
 }
 
+/** How the caches behave on a given database (see Database.accessCache). */
+export interface AccessCachePolicy {
+  maxAgeMs: number;
+}
+
 export interface AccessCache<V> {
   get(key: string, load: () => Promise<V>): Promise<V>;
   /** Replaces a current entry's value (e.g. after recording a last-used time); no-op if stale. */
@@ -27,20 +33,20 @@ export interface AccessCache<V> {
 
 const passThrough: AccessCache<never> = { get: (_key, load) => load(), update: () => {} };
 
-export function createAccessCache<V>(options: { enabled: boolean; maxEntries?: number }): AccessCache<V> {
-  if (!options.enabled) return passThrough as AccessCache<V>;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const entries = new Map<string, { epoch: number; value: V }>();
+export function createAccessCache<V>(policy: AccessCachePolicy | undefined, maxEntries = 10_000): AccessCache<V> {
+  if (!policy) return passThrough as AccessCache<V>;
+  const entries = new Map<string, { epoch: number; at: number; value: V }>();
   return {
     async get(key, load) {
       const hit = entries.get(key);
-      if (hit && hit.epoch === epoch) return hit.value;
+      if (hit && hit.epoch === epoch && performance.now() - hit.at < policy.maxAgeMs) return hit.value;
       // The epoch is read before loading: a write committed while loading makes this entry stale at once.
       const loadedAt = epoch;
+      const at = performance.now();
       const value = await load();
       if (value !== undefined) {
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-        entries.set(key, { epoch: loadedAt, value });
+        entries.set(key, { epoch: loadedAt, at, value });
       }
       return value;
     },

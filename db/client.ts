@@ -9,7 +9,13 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema.ts';
-import { accessChanged } from './access-cache.ts';
+import { accessChanged, type AccessCachePolicy } from './access-cache.ts';
+
+/** Databases other processes may write to (Postgres), whose write transactions notify them. */
+const sharedDatabases = new WeakSet<Db>();
+const ACCESS_CHANNEL = 'coffer_access_changed';
+/** On a shared database, the most a memoised lookup can lag a write whose notification was lost. */
+const SHARED_CACHE_MAX_AGE_MS = 1000;
 
 export type Schema = typeof schema;
 /** A database handle or an open transaction: every repository function accepts either. */
@@ -18,6 +24,8 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export interface Database {
   db: Db;
   driver: 'pglite' | 'postgres';
+  /** How hot-path lookups may be memoised on this database (see db/access-cache.ts). */
+  accessCache: AccessCachePolicy;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,9 +53,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     debug: false,
   });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  sharedDatabases.add(db);
+  // Other gateways' writes arrive as notifications; (re)subscribing also steps the epoch, since
+  // notifications sent while the connection was down are lost.
+  await client.listen(ACCESS_CHANNEL, () => accessChanged(), () => accessChanged());
   return {
     db,
     driver: 'postgres',
+    accessCache: { maxAgeMs: SHARED_CACHE_MAX_AGE_MS },
     ping: async () => { await client`select 1`; },
     close: () => client.end({ timeout: 5 }),
   };
@@ -60,6 +73,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     driver: 'pglite',
+    // One owner, one connection: the local epoch sees every write.
+    accessCache: { maxAgeMs: Number.POSITIVE_INFINITY },
     ping: async () => { await db.execute(sql`select 1`); },
     close: () => client.close(),
   };
@@ -70,7 +85,12 @@ async function openPglite(dataDir: string): Promise<Database> {
  * committed transaction moves the access epoch on, invalidating the hot-path caches.
  */
 export async function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  const result = await db.transaction((tx) => fn(tx as unknown as Db));
+  const result = await db.transaction(async (tx) => {
+    const value = await fn(tx as unknown as Db);
+    // Delivered to every listening gateway when (and only if) this transaction commits.
+    if (sharedDatabases.has(db)) await tx.execute(sql`select pg_notify(${ACCESS_CHANNEL}, '')`);
+    return value;
+  });
   accessChanged();
   return result;
 }

@@ -5,14 +5,14 @@ import type { Db } from '../../db/client.ts';
 import { findApiKeyByHash, touchApiKey } from '../../db/repos/principals.ts';
 import { hashCredential, constantTimeEqual, API_KEY_PREFIX, CLIENT_SECRET_PREFIX } from '../crypto/credentials.ts';
 import type { Authenticator } from '../middleware/auth.ts';
-import { createAccessCache } from '../../db/access-cache.ts';
+import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 
 /** last_used_at is a hint, not an audit record: write it at most once a minute per key. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-export function createApiKeyAuthenticator(db: Db, options: { cacheAccess: boolean }): Authenticator {
+export function createApiKeyAuthenticator(db: Db, accessCache?: AccessCachePolicy): Authenticator {
   // Only keys that were found are cached, so unknown keys cannot fill the cache.
-  const cache = createAccessCache<Awaited<ReturnType<typeof findApiKeyByHash>>>({ enabled: options.cacheAccess });
+  const cache = createAccessCache<Awaited<ReturnType<typeof findApiKeyByHash>>>(accessCache);
   return async (token) => {
     if (!token.startsWith(API_KEY_PREFIX) || token.startsWith(CLIENT_SECRET_PREFIX)) return undefined;
     const invalid = { error: 'invalid_api_key', description: 'the API key is not valid' };

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import { parse } from 'acorn';
 import { inTransaction, type Db } from '../../db/client.ts';
-import { createAccessCache } from '../../db/access-cache.ts';
+import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 import * as fnRepo from '../../db/repos/functions.ts';
 import type { Workspace } from '../../db/schema.ts';
 import {
@@ -60,10 +60,10 @@ type ActiveScript = NonNullable<Awaited<ReturnType<typeof fnRepo.findActiveScrip
 
 export function createFunctionService(deps: {
   db: Db; audit: AuditLog; workspaces: WorkspaceService; secrets: SecretService; runtime: Runtime; logger: Logger;
-  invocationRetentionMs: number; cacheAccess?: boolean;
+  invocationRetentionMs: number; accessCache?: AccessCachePolicy;
 }) {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
-  const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>({ enabled: deps.cacheAccess ?? false });
+  const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const pendingWrites = new Set<Promise<void>>();
   let batch: fnRepo.NewInvocation[] = [];

@@ -11,12 +11,13 @@ import { createAuditQueryService } from './audit-query.ts';
 import { createFunctionService } from './functions.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
+import type { AccessCachePolicy } from '../../db/access-cache.ts';
 
-export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number; cacheAccess: boolean }) {
+export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number; accessCache: AccessCachePolicy }) {
   const { db, keyring } = deps;
   const audit = createAuditLog(db);
   const authorizeVault = createVaultAccess({ db, audit });
-  const secrets = createSecretService({ db, audit, keyring, authorizeVault, cacheAccess: deps.cacheAccess });
+  const secrets = createSecretService({ db, audit, keyring, authorizeVault, accessCache: deps.accessCache });
   const workspaces = createWorkspaceService({ db, audit });
   return {
     audit,
@@ -26,7 +27,7 @@ export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtim
     workspaces,
     functions: createFunctionService({
       db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
-      cacheAccess: deps.cacheAccess,
+      accessCache: deps.accessCache,
     }),
     users: createUserService({ db, audit }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),

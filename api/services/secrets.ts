@@ -11,7 +11,7 @@ import { actorFields, type Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
 import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
-import { createAccessCache } from '../../db/access-cache.ts';
+import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
 
@@ -38,9 +38,9 @@ export class AccessDeniedError extends Error {
   constructor(vault: string) { super(`access denied to vault "${vault}"`); }
 }
 
-export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault; cacheAccess?: boolean }) {
+export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault; accessCache?: AccessCachePolicy }) {
   const { db, audit, keyring, authorizeVault } = deps;
-  const functionReads = createAccessCache<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>({ enabled: deps.cacheAccess ?? false });
+  const functionReads = createAccessCache<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>(deps.accessCache);
 
   async function findSecretOr404(vaultId: string, name: string) {
     const secret = await secretsRepo.findSecret(db, vaultId, name);
