@@ -2,17 +2,9 @@
 // Kept short: field names are one or two letters because every invocation sends and receives them.
 // `i` is the pool's own invocation number, never the caller's invocationId.
 
-import type { LogLine } from './errors.ts';
+import type { InvocationFailureCode, LogLine } from './errors.ts';
 
-export type FailureCode =
-  | 'function_error'
-  | 'timeout'
-  | 'memory_limit'
-  | 'result_too_large'
-  | 'worker_crashed'
-  | 'overloaded'
-  | 'invalid_result'
-  | 'not_callable';
+export type FailureCode = InvocationFailureCode | 'not_callable';
 
 /** Gateway -> worker. */
 export type ToWorker =

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileFunction } from '../../runtime/index.ts';
+import { REFERENCE } from './fixtures.ts';
 
-const REFERENCE = `export default async () => {
-  console.log("start");
-  let secrets = await tailor.secretmanager.getSecrets("default", ["test-secret-1", "test-secret-2"]);
-  let jsonSecrets = JSON.stringify(secrets);
-  console.log(\`getSecrets: \${jsonSecrets}\`);
-  let secret = await tailor.secretmanager.getSecret("default", "test-secret-1");
-  console.log(\`getSecret with test-secret-1: \${secret}\`);
-  return { secrets: jsonSecrets };
-};`;
 
 /** Evaluates a compiled script in this process with plain JS (no isolate) to check its shape. */
 async function defaultExport(code: string): Promise<unknown> {

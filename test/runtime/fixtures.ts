@@ -1,6 +1,10 @@
 // Shared setup for runtime tests: a compiled-function helper and a SecretReader over an in-memory map.
 // The reader is the host callback the gateway's service layer would provide; it counts its calls.
+import fs from 'node:fs';
 import { compileFunction, type InvocationRequest, type Runtime, type SecretReader } from '../../runtime/index.ts';
+
+/** The Function Runtime example of shared/reference/tailor-secret-manager.txt, as shipped in functions-examples/. */
+export const REFERENCE = fs.readFileSync(new URL('../../functions-examples/reference.js', import.meta.url), 'utf8');
 
 export const SECRETS: Record<string, Record<string, string>> = {
   default: { 'test-secret-1': 'first-secret-value', 'test-secret-2': 'second-secret-value' },

@@ -1,17 +1,8 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, compileFunction, type Runtime } from '../../runtime/index.ts';
-import { compile, countingReader, HELLO, request, run } from './fixtures.ts';
+import { compile, countingReader, HELLO, REFERENCE, request, run } from './fixtures.ts';
 
-const REFERENCE = `export default async () => {
-  console.log("start");
-  let secrets = await tailor.secretmanager.getSecrets("default", ["test-secret-1", "test-secret-2"]);
-  let jsonSecrets = JSON.stringify(secrets);
-  console.log(\`getSecrets: \${jsonSecrets}\`);
-  let secret = await tailor.secretmanager.getSecret("default", "test-secret-1");
-  console.log(\`getSecret with test-secret-1: \${secret}\`);
-  return { secrets: jsonSecrets };
-};`;
 
 let rt: Runtime;
 beforeAll(() => { rt = createRuntime({ workers: 2 }); });
