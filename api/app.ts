@@ -20,11 +20,7 @@ import { userRoutes } from './routes/users.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { serviceAccountRoutes } from './routes/service-accounts.ts';
 import { oauthRoutes, signingKeyAdminRoutes } from './routes/oauth.ts';
-import { createServiceAccountService } from './services/service-accounts.ts';
-import { createSigningKeys } from './services/signing-keys.ts';
-import { createOAuthTokens } from './services/oauth-tokens.ts';
 import { createAccessTokenAuthenticator } from './services/access-token-auth.ts';
-import { createFailureLimiter } from './services/rate-limit.ts';
 import { functionRoutes } from './routes/functions.ts';
 import type { Runtime } from '../runtime/index.ts';
 
@@ -46,15 +42,11 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const { database, keyring, logger } = deps;
   const services = createServices({
-    db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime, invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
+    db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime,
+    invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
+    issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute ?? 10,
   });
-  // Service accounts and OAuth are composed here, not in createServices, because they need the issuer.
-  const signingKeys = createSigningKeys({ db: database.db, keyring });
-  const oauthTokens = createOAuthTokens({
-    db: database.db, audit: services.audit, signingKeys, issuer: deps.issuer,
-    limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute ?? 10, windowMs: 60_000 }),
-  });
-  const serviceAccounts = createServiceAccountService({ db: database.db, audit: services.audit, issueKey: services.users.issueKey });
+  const { signingKeys, oauthTokens, serviceAccounts } = services;
   const app = new OpenAPIHono<AppEnv>();
 
   app.use('*', requestContext(logger));
@@ -97,5 +89,5 @@ export function createApp(deps: AppDeps) {
     info: { title: 'Coffer', version: '0.1.0', description: 'Coffer: a function runtime with a built-in secret manager.' },
   });
 
-  return { app, services: { ...services, serviceAccounts, oauthTokens, signingKeys }, authenticators };
+  return { app, services, authenticators };
 }

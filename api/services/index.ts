@@ -8,17 +8,35 @@ import { createSecretService } from './secrets.ts';
 import { createWorkspaceService } from './workspaces.ts';
 import { createUserService } from './users.ts';
 import { createAuditQueryService } from './audit-query.ts';
+import { createServiceAccountService } from './service-accounts.ts';
+import { createSigningKeys } from './signing-keys.ts';
+import { createOAuthTokens } from './oauth-tokens.ts';
+import { createFailureLimiter } from './rate-limit.ts';
 import { createFunctionService } from './functions.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessCachePolicy } from '../../db/access-cache.ts';
 
-export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtime; logger: Logger; invocationRetentionMs: number; accessCache: AccessCachePolicy }) {
+export interface ServiceDeps {
+  db: Db;
+  keyring: Keyring;
+  runtime: Runtime;
+  logger: Logger;
+  invocationRetentionMs: number;
+  accessCache: AccessCachePolicy;
+  /** OAuth issuer URL; a getter because the port is known only after listening. */
+  issuer: () => string;
+  tokenFailuresPerMinute: number;
+}
+
+export function createServices(deps: ServiceDeps) {
   const { db, keyring } = deps;
   const audit = createAuditLog(db);
   const authorizeVault = createVaultAccess({ db, audit });
   const secrets = createSecretService({ db, audit, keyring, authorizeVault, accessCache: deps.accessCache });
   const workspaces = createWorkspaceService({ db, audit });
+  const users = createUserService({ db, audit });
+  const signingKeys = createSigningKeys({ db, keyring });
   return {
     audit,
     authorizeVault,
@@ -29,7 +47,13 @@ export function createServices(deps: { db: Db; keyring: Keyring; runtime: Runtim
       db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
       accessCache: deps.accessCache,
     }),
-    users: createUserService({ db, audit }),
+    users,
+    signingKeys,
+    oauthTokens: createOAuthTokens({
+      db, audit, signingKeys, issuer: deps.issuer,
+      limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute, windowMs: 60_000 }),
+    }),
+    serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),
   };
 }
