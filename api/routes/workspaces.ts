@@ -27,8 +27,11 @@ export function workspaceRoutes(workspaces: WorkspaceService) {
     request: { body: jsonBody(z.strictObject({ name: ResourceName, description: z.string().max(1024).optional(), owner: Id.optional() })) },
     responses: { 201: jsonResponse(WorkspaceSchema, 'Created'), ...commonErrors } }),
   async (c) => {
-    const ws = await workspaces.create(actorOf(c), c.req.valid('json'));
-    return c.json(presentWorkspace(ws, null), 201);
+    const actor = actorOf(c);
+    const input = c.req.valid('json');
+    const ws = await workspaces.create(actor, input);
+    const ownedByCaller = !input.owner || input.owner === actor.principal.id;
+    return c.json(presentWorkspace(ws, ownedByCaller ? 'owner' : null), 201);
   });
 
   r.openapi(createRoute({ method: 'get', path: '/v1/workspaces/{ws}', tags, security: BEARER, summary: 'Show a workspace (viewer)',
