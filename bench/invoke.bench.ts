@@ -14,6 +14,8 @@ import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+/** Hello at concurrency 16 for this long, sampling the memory of the gateway and its workers. */
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 10);
 const COLD_DEPLOYS = Number(process.env.BENCH_COLD_DEPLOYS ?? 7);
 const HELLO = 'export default async (args) => ({ hello: args.name })';
 const TWO_SECRETS = `export default async (args) => {
@@ -27,6 +29,20 @@ interface Figures { p50Ms: number; p99Ms: number; perSecond: number; count: numb
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** Resident memory of a process and of its children (the sandbox workers), in MB, from /proc (Linux). */
+function memoryOf(pid: number): { gatewayMb: number; workersMb: number; workers: number } | undefined {
+  const rss = (p: number) => {
+    const line = fs.readFileSync(`/proc/${p}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    return line ? Number(line.split(/\s+/)[1]) / 1024 : 0;
+  };
+  try {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return { gatewayMb: round(rss(pid), 0), workersMb: round(children.reduce((sum, c) => sum + rss(c), 0), 0), workers: children.length };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts bench/server.ts in a child process and waits for its address. */
 async function startServer() {
   const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
@@ -38,7 +54,7 @@ async function startServer() {
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });
   const stopped = new Promise((resolve) => child.once('exit', resolve));
-  return { ...info, async stop() { child.kill('SIGTERM'); await stopped; } };
+  return { ...info, pid: child.pid!, async stop() { child.kill('SIGTERM'); await stopped; } };
 }
 
 async function main() {
@@ -98,8 +114,10 @@ async function main() {
     };
 
     process.stdout.write(`coffer invoke bench: ${database.driver}, ${SECONDS}s per figure, ${os.availableParallelism()} cores\n`);
-    await measure('hello', 4, 1);
-    await measure('secrets', 4, 1);
+    // Warm-up at the highest concurrency measured, so every worker's isolate pool is filled and
+    // compiled (what a steady-state service has) before any figure is taken.
+    await measure('hello', 16, 1);
+    await measure('secrets', 16, 1);
 
     const hello1 = await measure('hello', 1);
     const hello16 = await measure('hello', 16);
@@ -117,6 +135,16 @@ async function main() {
     cold.sort((a, b) => a - b);
     const coldMedian = round(quantile(cold, 0.5));
 
+    // A soak: memory must level off rather than grow with the number of invocations.
+    const memory: Array<{ atS: number; gatewayMb: number; workersMb: number; workers: number }> = [];
+    const soakStart = performance.now();
+    const sampler = setInterval(() => {
+      const m = memoryOf(server.pid);
+      if (m) memory.push({ atS: round((performance.now() - soakStart) / 1000, 1), ...m });
+    }, 1000);
+    const soak = await measure('hello', 16, SOAK_SECONDS);
+    clearInterval(sampler);
+
     const bare1: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 1 });
     const bare16: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 16 });
 
@@ -126,6 +154,7 @@ async function main() {
       twoSecrets: { c1: secrets1, c16: secrets16 },
       coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
       bareLoop: { c1: bare1, c16: bare16 },
+      soak: { seconds: SOAK_SECONDS, invocations: soak.count, perSecond: soak.perSecond, errors: soak.errors, memory },
       ratios: {
         helloP50ToBare: round(hello1.p50Ms / bare1.p50Ms),
         helloC1ThroughputOfBare: round(hello1.perSecond / bare1.perSecond, 3),
@@ -143,6 +172,10 @@ async function main() {
       line('2 secrets, c1', secrets1, `p50 <= 4 ms (${mark(secrets1.p50Ms <= 4)})`),
       line('2 secrets, c16', secrets16),
       `  ${'cold (first after deploy)'.padEnd(26)} median ${coldMedian} ms of ${cold.length} deploys   target: <= 50 ms (${mark(coldMedian <= 50)})`,
+      memory.length > 1
+        ? `  ${'soak, hello c16'.padEnd(26)} ${soak.count} invocations in ${SOAK_SECONDS}s: gateway RSS ${memory[0].gatewayMb} -> ${memory[memory.length - 1].gatewayMb} MB, ` +
+          `${memory[memory.length - 1].workers} workers ${memory[0].workersMb} -> ${memory[memory.length - 1].workersMb} MB (max ${Math.max(...memory.map((m) => m.workersMb))} MB)`
+        : `  ${'soak, hello c16'.padEnd(26)} ${soak.count} invocations (no /proc: memory not sampled)`,
       line('bare isolated-vm, c1', bare1),
       line('bare isolated-vm, c16', bare16),
       `  ratios: hello p50 ${results.ratios.helloP50ToBare}x bare; throughput c1 ${round(results.ratios.helloC1ThroughputOfBare * 100, 0)}% of bare, ` +
