@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { parse } from 'acorn';
 import { inTransaction, type Db } from '../../db/client.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
+import { createInvocationRecords } from './invocation-records.ts';
 import * as fnRepo from '../../db/repos/functions.ts';
 import type { Workspace } from '../../db/schema.ts';
 import {
@@ -29,12 +30,6 @@ export const MAX_CODE_BYTES = 256 * 1024;
 export const MIN_LIMITS: Readonly<FunctionLimits> = Object.freeze({ timeoutMs: 10, memoryMb: 8 });
 export { DEFAULT_LIMITS, MAX_LIMITS };
 
-/** Every this many stored invocations, old ones are pruned (besides the timer). */
-const PRUNE_EVERY = 1000;
-/** Invocation records are written in batches: at most this many rows, at most this long after the first. */
-const RECORD_BATCH = 100;
-const RECORD_DELAY_MS = 20;
-const PRUNE_INTERVAL_MS = 10 * 60_000;
 /** Compiled scripts of active versions kept in memory: versions are immutable, so they never go stale. */
 const SCRIPT_CACHE_SIZE = 256;
 const OVERLOAD_RETRY_AFTER_S = '1';
@@ -65,13 +60,7 @@ export function createFunctionService(deps: {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
-  const pendingWrites = new Set<Promise<void>>();
-  let batch: fnRepo.NewInvocation[] = [];
-  let batchTimer: NodeJS.Timeout | undefined;
-  let storedSincePrune = 0;
-  let pruning: Promise<void> | undefined;
-  const pruneTimer = setInterval(() => void prune(), Math.min(PRUNE_INTERVAL_MS, Math.max(1000, invocationRetentionMs)));
-  pruneTimer.unref();
+  const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs });
 
   async function findFunctionOr404(workspace: Workspace, name: string) {
     const fn = await fnRepo.findFunction(db, workspace.id, name);
@@ -90,47 +79,6 @@ export function createFunctionService(deps: {
     }
     return hit;
   }
-
-  function prune(): Promise<void> {
-    pruning ??= fnRepo.deleteInvocationsBefore(db, new Date(Date.now() - invocationRetentionMs))
-      .then((n) => { if (n > 0) logger.debug({ pruned: n }, 'pruned old invocations'); })
-      .catch((err) => logger.error({ err: { message: err?.message, code: err?.code } }, 'could not prune old invocations'))
-      .finally(() => { pruning = undefined; });
-    return pruning;
-  }
-
-  /**
-   * Stores the invocation without holding up the answer: rows are batched into one insert. A failed
-   * write is logged with every invocation id it held, never dropped silently.
-   */
-  function record(row: fnRepo.NewInvocation): void {
-    batch.push(row);
-    if (batch.length >= RECORD_BATCH) writeBatch();
-    else batchTimer ??= setTimeout(writeBatch, RECORD_DELAY_MS);
-  }
-
-  function writeBatch(): void {
-    clearTimeout(batchTimer);
-    batchTimer = undefined;
-    const rows = batch;
-    batch = [];
-    if (rows.length === 0) return;
-    const write = fnRepo.insertInvocations(db, rows)
-      .catch((err) => logger.error({ invocationIds: rows.map((r) => r.id), err: { message: err?.message, code: err?.code } }, 'could not store invocation records'))
-      .finally(() => { pendingWrites.delete(write); });
-    pendingWrites.add(write);
-    storedSincePrune += rows.length;
-    if (storedSincePrune >= PRUNE_EVERY) {
-      storedSincePrune = 0;
-      void write.then(prune);
-    }
-  }
-
-  /** Lets a caller read its own invocations right after invoking. */
-  const flushWrites = () => {
-    writeBatch();
-    return Promise.allSettled([...pendingWrites]);
-  };
 
   /**
    * authorizeWorkspace(actor, ws, 'functions.invoke') and the function lookup in one query: the
@@ -197,7 +145,7 @@ export function createFunctionService(deps: {
     async remove(actor: Actor, wsName: string, name: string) {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
       const fn = await findFunctionOr404(workspace, name);
-      await flushWrites();
+      await records.flush();
       await inTransaction(db, async (tx) => {
         await fnRepo.deleteFunction(tx, fn.id);
         await audit.append({ action: 'function.delete', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor) }, tx);
@@ -263,7 +211,7 @@ export function createFunctionService(deps: {
       reader.auditRows = undefined;
       if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
         logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
-        record({
+        records.add({
           id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
           outcome: 'error', errorCode: 'unavailable', errorMessage: 'the audit trail could not be written', logs: [],
           durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
@@ -272,7 +220,7 @@ export function createFunctionService(deps: {
           headers: { 'Retry-After': '5' }, details: { invocationId, version },
         });
       }
-      record({
+      records.add({
         id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
         outcome: outcome.ok ? 'ok' : 'error', errorCode: outcome.ok ? null : outcome.code, errorMessage: outcome.ok ? null : outcome.message,
         logs: outcome.logs, durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
@@ -284,29 +232,24 @@ export function createFunctionService(deps: {
     async invocations(actor: Actor, wsName: string, name: string, limit: number) {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
       const fn = await findFunctionOr404(workspace, name);
-      await flushWrites();
+      await records.flush();
       return fnRepo.listInvocations(db, fn.id, limit);
     },
 
     async invocation(actor: Actor, wsName: string, name: string, id: string) {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.view');
       const fn = await findFunctionOr404(workspace, name);
-      await flushWrites();
+      await records.flush();
       const row = await fnRepo.findInvocation(db, fn.id, id);
       if (!row) throw notFound('invocation');
       return row;
     },
 
     /** Deletes invocation records older than the retention period now (also runs on a timer). */
-    prune,
+    prune: records.prune,
 
     /** Stops the prune timer and waits for invocation records still being written. */
-    async close() {
-      clearInterval(pruneTimer);
-      writeBatch();
-      await flushWrites();
-      await pruning;
-    },
+    close: records.close,
   };
 }
 
