@@ -1,9 +1,8 @@
 // What happens when a function is deployed, rolled back, deleted or invoked: all of it is here.
 // Deploy compiles once (compileFunction, then runtime.validate) and stores an immutable version;
 // invoke runs the active version in the runtime with a secret reader that checks the workspace's
-// grant and writes the audit row on every read; each invocation leaves a row in `invocations`,
-// written after the answer (never silently lost: a failed write is logged) and pruned after the
-// retention period.
+// grant on every read and collects the read's audit row; the rows are committed before the
+// invocation answers, and each invocation leaves a record (see invocation-records.ts).
 import crypto from 'node:crypto';
 import { parse } from 'acorn';
 import { inTransaction, type Db } from '../../db/client.ts';
