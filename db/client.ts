@@ -24,8 +24,8 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export interface Database {
   db: Db;
   driver: 'pglite' | 'postgres';
-  /** How hot-path lookups may be memoised on this database (see db/access-cache.ts). */
-  accessCache: AccessCachePolicy;
+  /** How hot-path lookups may be memoised on this database (see db/access-cache.ts); undefined: not at all. */
+  accessCache?: AccessCachePolicy;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -55,12 +55,13 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   sharedDatabases.add(db);
   // Other gateways' writes arrive as notifications; (re)subscribing also steps the epoch, since
-  // notifications sent while the connection was down are lost.
-  await client.listen(ACCESS_CHANNEL, () => accessChanged(), () => accessChanged());
+  // notifications sent while the connection was down are lost. Where LISTEN is not available (some
+  // poolers), nothing is memoised.
+  const listening = await client.listen(ACCESS_CHANNEL, () => accessChanged(), () => accessChanged()).then(() => true, () => false);
   return {
     db,
     driver: 'postgres',
-    accessCache: { maxAgeMs: SHARED_CACHE_MAX_AGE_MS },
+    accessCache: listening ? { maxAgeMs: SHARED_CACHE_MAX_AGE_MS } : undefined,
     ping: async () => { await client`select 1`; },
     close: () => client.end({ timeout: 5 }),
   };

@@ -23,7 +23,7 @@ export interface ServiceDeps {
   runtime: Runtime;
   logger: Logger;
   invocationRetentionMs: number;
-  accessCache: AccessCachePolicy;
+  accessCache?: AccessCachePolicy;
   /** OAuth issuer URL; a getter because the port is known only after listening. */
   issuer: () => string;
   tokenFailuresPerMinute: number;
