@@ -11,10 +11,6 @@
 
 let epoch = 0;
 
-export function accessEpoch(): number {
-  return epoch;
-}
-
 /** Called after a write transaction commits. */
 export function accessChanged(): void {
   epoch++;

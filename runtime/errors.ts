@@ -1,6 +1,5 @@
-// The outcome types the runtime answers with. Failures carry a code from a fixed list: user-caused
-// codes (function_error, timeout, memory_limit, result_too_large, invalid_result) are kept apart from
-// system-caused ones (worker_crashed, overloaded) so that the API can map them to different statuses.
+// The outcome types the runtime answers with. Failures carry a code from a fixed list; the API maps
+// each to its own status (user-caused ones to 4xx/504, worker_crashed and overloaded to 502/429).
 
 export interface LogLine {
   level: 'log' | 'info' | 'warn' | 'error' | 'debug';
@@ -25,5 +24,3 @@ export type InvocationOutcome =
 export type ValidateResult =
   | { ok: true }
   | { ok: false; code: string; message: string; line?: number; column?: number };
-
-export const SYSTEM_CODES: ReadonlySet<string> = new Set(['worker_crashed', 'overloaded']);

@@ -11,7 +11,7 @@ import { createPool, type PoolOptions } from './pool.ts';
 import type { SecretReader } from './secret-reads.ts';
 
 export { compileFunction, type CompileResult } from './compile.ts';
-export { DEFAULT_LIMITS, MAX_LIMITS, type FunctionLimits } from './limits.ts';
+export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './limits.ts';
 export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
 export { redactSecrets } from './redact.ts';

@@ -11,23 +11,20 @@ import { createInvocationRecords } from './invocation-records.ts';
 import * as fnRepo from '../../db/repos/functions.ts';
 import type { Workspace } from '../../db/schema.ts';
 import {
-  compileFunction, createRuntime, DEFAULT_LIMITS, MAX_LIMITS,
+  compileFunction, createRuntime, DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS,
   type FunctionLimits, type InvocationOutcome, type LogLine, type Runtime, type RuntimeOptions, type ValidateResult,
 } from '../../runtime/index.ts';
-import { CofferError, forbidden, notFound } from '../errors.ts';
-import { workspaceRoleAllows } from '../policy/roles.ts';
+import { CofferError, notFound } from '../errors.ts';
 import { isResourceName } from '../names.ts';
 import { newId } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logger.ts';
-import type { WorkspaceService } from './workspaces.ts';
+import { checkWorkspaceAccess, type WorkspaceService } from './workspaces.ts';
 import type { RuntimeReader, SecretService } from './secrets.ts';
 
 export const MAX_CODE_BYTES = 256 * 1024;
-/** The API's lower bounds; the runtime clamps to the same values. */
-export const MIN_LIMITS: Readonly<FunctionLimits> = Object.freeze({ timeoutMs: 10, memoryMb: 8 });
-export { DEFAULT_LIMITS, MAX_LIMITS };
+export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS };
 
 /** Compiled scripts of active versions kept in memory: versions are immutable, so they never go stale. */
 const SCRIPT_CACHE_SIZE = 256;
@@ -79,20 +76,13 @@ export function createFunctionService(deps: {
     return hit;
   }
 
-  /**
-   * authorizeWorkspace(actor, ws, 'functions.invoke') and the function lookup in one query: the
-   * same policy (admins and allowed roles pass; non-members get 404, other members 403).
-   */
+  /** authorizeWorkspace(actor, ws, 'functions.invoke') and the function lookup in one query. */
   async function invocationTarget(actor: Actor, wsName: string, name: string) {
     const row = isResourceName(wsName)
       ? await targets.get(`${wsName}\0${actor.principal.id}\0${name}`, () => fnRepo.findInvocationTarget(db, wsName, actor.principal.id, name))
       : undefined;
     if (!row) throw notFound('workspace');
-    const role = row.role ?? undefined;
-    if (!actor.principal.isAdmin && !workspaceRoleAllows(role, 'functions.invoke')) {
-      if (!role) throw notFound('workspace');
-      throw forbidden(`your role "${role}" in workspace "${wsName}" does not allow functions.invoke`);
-    }
+    checkWorkspaceAccess(actor, wsName, row.role, 'functions.invoke');
     if (!row.fn) throw notFound('function');
     return { workspace: row.workspace, fn: row.fn };
   }

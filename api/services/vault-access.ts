@@ -3,7 +3,7 @@
 // vault names are not disclosed by probing; a caller with some role but not enough gets 403.
 import type { Db } from '../../db/client.ts';
 import type { Vault, VaultRole } from '../../db/schema.ts';
-import { findVaultByName, findPrincipalRole } from '../../db/repos/vaults.ts';
+import { findVaultWithRole } from '../../db/repos/vaults.ts';
 import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
 import type { Actor } from '../actor.ts';
@@ -32,8 +32,9 @@ const AUDITED_DENIALS: Partial<Record<VaultAction, string>> = {
 export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
   return async function authorizeVault(actor: Actor, vaultName: string, action: VaultAction, target: { secret?: string } = {}): Promise<VaultAccess> {
     if (!isResourceName(vaultName)) throw notFound('vault');
-    const vault = await findVaultByName(deps.db, vaultName);
-    const role = vault ? await findPrincipalRole(deps.db, vault.id, actor.principal.id) : undefined;
+    const found = await findVaultWithRole(deps.db, vaultName, actor.principal.id);
+    const vault = found?.vault;
+    const role = found?.role ?? undefined;
     if (vault && (actor.principal.isAdmin || vaultRoleAllows(role, action))) return { vault, role };
 
     const auditAction = AUDITED_DENIALS[action];

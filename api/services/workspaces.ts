@@ -11,18 +11,26 @@ import { workspaceRoleAllows, type WorkspaceAction } from '../policy/roles.ts';
 import { isResourceName } from '../names.ts';
 import { requireAdmin } from './vault-access.ts';
 
+/**
+ * Admins and roles that allow `action` pass. Non-members get 404, as for vaults: workspace names are
+ * not disclosed by probing. Members whose role is too low get 403.
+ */
+export function checkWorkspaceAccess(actor: Actor, name: string, role: WorkspaceRole | null | undefined, action: WorkspaceAction): void {
+  if (actor.principal.isAdmin || workspaceRoleAllows(role ?? undefined, action)) return;
+  if (!role) throw notFound('workspace');
+  throw forbidden(`your role "${role}" in workspace "${name}" does not allow ${action}`);
+}
+
 export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
   const { db, audit } = deps;
 
-  /** Non-members get 404, as for vaults: workspace names are not disclosed by probing. */
   async function authorizeWorkspace(actor: Actor, name: string, action: WorkspaceAction): Promise<{ workspace: Workspace; role: WorkspaceRole | undefined }> {
     if (!isResourceName(name)) throw notFound('workspace');
     const workspace = await wsRepo.findWorkspaceByName(db, name);
     if (!workspace) throw notFound('workspace');
     const role = await wsRepo.findMemberRole(db, workspace.id, actor.principal.id);
-    if (actor.principal.isAdmin || workspaceRoleAllows(role, action)) return { workspace, role };
-    if (!role) throw notFound('workspace');
-    throw forbidden(`your role "${role}" in workspace "${name}" does not allow ${action}`);
+    checkWorkspaceAccess(actor, name, role, action);
+    return { workspace, role };
   }
 
   return {

@@ -33,11 +33,6 @@ export async function listClientSecrets(db: Db, principalId: string) {
   return db.select().from(clientSecrets).where(eq(clientSecrets.principalId, principalId)).orderBy(asc(clientSecrets.createdAt), asc(clientSecrets.id));
 }
 
-export async function findClientSecret(db: Db, principalId: string, secretId: string) {
-  const [row] = await db.select().from(clientSecrets).where(and(eq(clientSecrets.id, secretId), eq(clientSecrets.principalId, principalId)));
-  return row;
-}
-
 export async function setClientSecretActive(db: Db, secretId: string, active: boolean) {
   const [row] = await db.update(clientSecrets).set({ active }).where(eq(clientSecrets.id, secretId)).returning();
   return row;

@@ -1,17 +1,13 @@
 // Vaults and their grants.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { vaults, vaultGrants, principals, workspaces, type VaultRole } from '../schema.ts';
+import { vaults, vaultGrants, principals, workspaces } from '../schema.ts';
 
 export async function insertVault(db: Db, v: typeof vaults.$inferInsert) {
   const [row] = await db.insert(vaults).values(v).onConflictDoNothing().returning();
   return row;
 }
 
-export async function findVaultByName(db: Db, name: string) {
-  const [row] = await db.select().from(vaults).where(eq(vaults.name, name));
-  return row;
-}
 
 export async function listAllVaults(db: Db) {
   return db.select().from(vaults).orderBy(vaults.name);
@@ -29,11 +25,12 @@ export async function deleteVault(db: Db, id: string) {
   await db.delete(vaults).where(eq(vaults.id, id));
 }
 
-/** The principal's role on the vault, if any. */
-export async function findPrincipalRole(db: Db, vaultId: string, principalId: string): Promise<VaultRole | undefined> {
-  const [row] = await db.select({ role: vaultGrants.role }).from(vaultGrants)
-    .where(and(eq(vaultGrants.vaultId, vaultId), eq(vaultGrants.principalId, principalId)));
-  return row?.role;
+/** A vault by name with the principal's own role on it (if any), in one round trip. */
+export async function findVaultWithRole(db: Db, name: string, principalId: string) {
+  const [row] = await db.select({ vault: vaults, role: vaultGrants.role }).from(vaults)
+    .leftJoin(vaultGrants, and(eq(vaultGrants.vaultId, vaults.id), eq(vaultGrants.principalId, principalId)))
+    .where(eq(vaults.name, name));
+  return row;
 }
 
 export async function listGrants(db: Db, vaultId: string) {
@@ -78,11 +75,6 @@ export async function lockManagerGrants(db: Db, vaultId: string): Promise<string
     .where(and(eq(vaultGrants.vaultId, vaultId), eq(vaultGrants.role, 'manager'), sql`${vaultGrants.principalId} is not null`))
     .for('update');
   return rows.map((r) => r.id);
-}
-
-export async function vaultsByIds(db: Db, ids: string[]) {
-  if (ids.length === 0) return [];
-  return db.select().from(vaults).where(inArray(vaults.id, ids));
 }
 
 /** Names of the vaults on which this principal is the only manager. */
