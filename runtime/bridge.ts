@@ -16,7 +16,7 @@
 // The bootstrap captures every built-in it uses before the user's code runs (the user may replace
 // JSON.stringify, Array.prototype, Promise.prototype.then, ...), and is strict code, so CallSite
 // getFunction()/getThis() give nothing for its frames.
-import { isResourceName, isSecretName, RESOURCE_NAME_RULE, SECRET_NAME_RULE } from '../api/names.ts';
+import { isResourceName, isSecretName, RESOURCE_NAME_RULE, SECRET_NAME_RULE } from '../domain/names.ts';
 import { MAX_LOG_BYTES, MAX_NAMES_PER_CALL, MAX_RESULT_BYTES } from './limits.ts';
 
 /** The file name the user's code runs under; the only file name allowed in a stack we report. */

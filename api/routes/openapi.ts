@@ -3,7 +3,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.ts';
 import { CofferError } from '../errors.ts';
-import { RESOURCE_NAME, RESOURCE_NAME_RULE, SECRET_NAME, SECRET_NAME_RULE } from '../names.ts';
+import { RESOURCE_NAME, RESOURCE_NAME_RULE, SECRET_NAME, SECRET_NAME_RULE } from '../../domain/names.ts';
 
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({

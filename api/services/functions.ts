@@ -15,7 +15,7 @@ import {
   type FunctionLimits, type InvocationOutcome, type LogLine, type Runtime, type RuntimeOptions, type ValidateResult,
 } from '../../runtime/index.ts';
 import { CofferError, notFound } from '../errors.ts';
-import { isResourceName } from '../names.ts';
+import { isResourceName } from '../../domain/names.ts';
 import { newId } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';

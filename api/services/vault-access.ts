@@ -8,7 +8,7 @@ import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
 import type { Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { isResourceName } from '../names.ts';
+import { isResourceName } from '../../domain/names.ts';
 
 export interface VaultAccess {
   vault: Vault;

@@ -8,7 +8,7 @@ import { newId } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { workspaceRoleAllows, type WorkspaceAction } from '../policy/roles.ts';
-import { isResourceName } from '../names.ts';
+import { isResourceName } from '../../domain/names.ts';
 import { requireAdmin } from './vault-access.ts';
 
 /**
