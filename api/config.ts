@@ -14,6 +14,10 @@ const envSchema = z.object({
   COFFER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   COFFER_INVOCATION_RETENTION_HOURS: z.coerce.number().positive().default(24),
   COFFER_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
+  COFFER_WORKSPACE_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).optional(),
+  COFFER_WORKSPACE_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
+  COFFER_MAX_SECRETS_PER_INVOCATION: z.coerce.number().int().min(1).max(10_000).optional(),
+  COFFER_MAX_DENIED_READS_PER_INVOCATION: z.coerce.number().int().min(0).max(1000).optional(),
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
@@ -33,6 +37,12 @@ export interface Config {
   invocationRetentionMs: number;
   /** Invocations that may wait for a free worker before new ones answer 429 overloaded. */
   maxQueue?: number;
+  /** Per workspace, over all workers: invocations running at once, and waiting (runtime defaults when absent). */
+  workspaceMaxInFlight?: number;
+  workspaceMaxQueue?: number;
+  /** Per invocation: distinct secret names read, and denied reads, before it fails with secret_read_limit. */
+  maxSecretsPerInvocation?: number;
+  maxDeniedReadsPerInvocation?: number;
   /** OAuth issuer / audience base; defaults to the listen address. */
   issuer?: string;
   /** Failed OAuth token requests allowed per client id and per source address per minute. */
@@ -58,6 +68,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: e.COFFER_WORKERS,
     invocationRetentionMs: e.COFFER_INVOCATION_RETENTION_HOURS * 3600_000,
     maxQueue: e.COFFER_MAX_QUEUE,
+    workspaceMaxInFlight: e.COFFER_WORKSPACE_MAX_IN_FLIGHT,
+    workspaceMaxQueue: e.COFFER_WORKSPACE_MAX_QUEUE,
+    maxSecretsPerInvocation: e.COFFER_MAX_SECRETS_PER_INVOCATION,
+    maxDeniedReadsPerInvocation: e.COFFER_MAX_DENIED_READS_PER_INVOCATION,
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
   };

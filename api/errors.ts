@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   invalid_result: 422,
   result_too_large: 422,
   memory_limit: 422,
+  secret_read_limit: 422,
   timeout: 504,
   worker_crashed: 502,
   // service accounts

@@ -54,7 +54,11 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
   try {
     const keyring = await prepareDatabase(config, database, logger);
     // Workers are forked (process.execPath --no-node-snapshot) on the first deploy or invoke, not here.
-    const runtime = startRuntimeOnFirstUse({ workers: config.workers ?? availableParallelism(), maxQueue: config.maxQueue, logger });
+    const runtime = startRuntimeOnFirstUse({
+      workers: config.workers ?? availableParallelism(), maxQueue: config.maxQueue, logger,
+      workspaceMaxInFlight: config.workspaceMaxInFlight, workspaceMaxQueue: config.workspaceMaxQueue,
+      maxSecretNamesPerInvocation: config.maxSecretsPerInvocation, maxDeniedReadsPerInvocation: config.maxDeniedReadsPerInvocation,
+    });
     // The OAuth issuer defaults to our own URL, which is known only once listening (PORT may be 0).
     let listeningUrl: string | undefined;
     const issuer = () => config.issuer ?? listeningUrl ?? `http://${config.host}:${config.port}`;
@@ -118,7 +122,23 @@ async function runRewrap(config: Config) {
   }
 }
 
+/**
+ * Node's default report of an uncaught error prints its message and stack, which may quote a
+ * secret value: print a fixed line with the error's code instead. An uncaught exception still ends
+ * the process (its state is unknown); an unhandled rejection is reported and serving goes on.
+ */
+function guardProcess(): void {
+  const line = (what: string, err: unknown) => {
+    const code = (err as { code?: unknown })?.code;
+    const safe = typeof code === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(code) ? code : 'none';
+    return `${JSON.stringify({ level: 60, time: Date.now(), msg: `coffer: ${what}`, code: safe })}\n`;
+  };
+  process.on('uncaughtException', (err) => { process.stderr.write(line('uncaught exception; exiting', err)); process.exit(70); });
+  process.on('unhandledRejection', (err) => { process.stderr.write(line('unhandled promise rejection', err)); });
+}
+
 export async function main(argv: string[]) {
+  guardProcess();
   const config = loadConfig();
   if (argv[0] === 'rewrap') return runRewrap(config);
   if (argv[0] && argv[0] !== 'serve') throw new Error(`unknown command "${argv[0]}" (expected: serve, rewrap)`);

@@ -13,11 +13,21 @@
 // ExternalCopy or a host function it could misuse: even if it reached the two callbacks through a stack
 // trick, they only offer what the API offers, validated and bounded on the host side.
 //
+// What the sandbox does not have: WebAssembly, SharedArrayBuffer, Atomics and FinalizationRegistry
+// are removed, and ArrayBuffer refuses `maxByteLength` (no resizable buffers). isolated-vm's memory
+// limit does not count WebAssembly memory or resizable and growable buffers, WebAssembly and
+// FinalizationRegistry callbacks run after the invocation has answered, and Atomics.wait sleeps on
+// a shared thread; a function that reads secrets and shapes JSON needs none of them.
+//
+// Texts (log lines, error messages, stacks) are cut in here only ISOLATE_CUT_MARGIN past their
+// final limit: the worker redacts them first and cuts them after, so that no cut leaves part of a
+// value behind.
+//
 // The bootstrap captures every built-in it uses before the user's code runs (the user may replace
 // JSON.stringify, Array.prototype, Promise.prototype.then, ...), and is strict code, so CallSite
 // getFunction()/getThis() give nothing for its frames.
 import { isResourceName, isSecretName, RESOURCE_NAME_RULE, SECRET_NAME_RULE } from '../domain/names.ts';
-import { MAX_LOG_BYTES, MAX_NAMES_PER_CALL, MAX_RESULT_BYTES } from './limits.ts';
+import { ISOLATE_CUT_MARGIN, MAX_LOG_BYTES, MAX_NAMES_PER_CALL, MAX_RESULT_BYTES } from './limits.ts';
 
 /** The file name the user's code runs under; the only file name allowed in a stack we report. */
 export const FUNCTION_FILENAME = 'function.js';
@@ -64,7 +74,23 @@ const freeze = Object.freeze, defineProperty = Object.defineProperty, apply = Re
 const jsonParse = JSON.parse, jsonStringify = JSON.stringify, isArray = Array.isArray;
 const toStr = String, slice = String.prototype.slice, symbolToString = Symbol.prototype.toString;
 const Err = Error, TypeErr = TypeError, Prom = Promise;
-const MAX_LOG = ${MAX_LOG_BYTES}, MAX_RESULT = ${MAX_RESULT_BYTES}, MAX_NAMES = ${MAX_NAMES_PER_CALL};
+const MARGIN = ${ISOLATE_CUT_MARGIN};
+const MAX_LOG = ${MAX_LOG_BYTES} + MARGIN, MAX_RESULT = ${MAX_RESULT_BYTES} + MARGIN, MAX_NAMES = ${MAX_NAMES_PER_CALL};
+{
+  for (const name of ["WebAssembly", "SharedArrayBuffer", "Atomics", "FinalizationRegistry"]) delete globalThis[name];
+  const RealArrayBuffer = ArrayBuffer, construct = Reflect.construct;
+  const proto = RealArrayBuffer.prototype;
+  delete proto.resize;
+  const FixedArrayBuffer = function ArrayBuffer(length) {
+    if (new.target === undefined) throw new TypeErr("Constructor ArrayBuffer requires 'new'");
+    if (arguments.length > 1 && arguments[1] !== undefined) throw new TypeErr("resizable ArrayBuffers are not available in functions");
+    return construct(RealArrayBuffer, [length], new.target);
+  };
+  defineProperty(FixedArrayBuffer, "prototype", { value: proto, writable: false, enumerable: false, configurable: false });
+  defineProperty(FixedArrayBuffer, "isView", { value: RealArrayBuffer.isView, writable: true, enumerable: false, configurable: true });
+  defineProperty(proto, "constructor", { value: FixedArrayBuffer, writable: true, enumerable: false, configurable: true });
+  defineProperty(globalThis, "ArrayBuffer", { value: FixedArrayBuffer, writable: true, enumerable: false, configurable: true });
+}
 const pending = Object.create(null);
 let nextId = 1, closed = false, logOpen = true;
 
@@ -148,15 +174,15 @@ function describe(e) {
   let name = "Error", message = "", stack = "";
   if (e !== null && (typeof e === "object" || typeof e === "function")) {
     name = own(e, "name") || "Error"; message = own(e, "message"); stack = own(e, "stack");
-  } else message = "a non-Error value was thrown: " + cut(str(e), 200);
-  name = cut(name, 100); message = cut(message, 4096); stack = cut(stack, 16384);
+  } else message = "a non-Error value was thrown: " + cut(str(e), 4096 + MARGIN);
+  name = cut(name, 100 + MARGIN); message = cut(message, 4096 + MARGIN); stack = cut(stack, 16384 + MARGIN);
   return "e" + name.length + ":" + message.length + ":" + name + message + stack;
 }
 
 function serialize(value) {
   let json;
   try { json = jsonStringify(value === undefined ? null : value); }
-  catch (e) { return "x" + "the result cannot be serialised to JSON: " + cut(own(e, "message") || "unknown error", 300); }
+  catch (e) { return "x" + "the result cannot be serialised to JSON: " + cut(own(e, "message") || "unknown error", 300 + MARGIN); }
   if (typeof json !== "string") return "x" + "the result cannot be serialised to JSON: a " + typeof value + " has no JSON form";
   return json.length > MAX_RESULT ? "L" + json.length : "r" + json;
 }

@@ -15,7 +15,9 @@ export type InvocationFailureCode =
   | 'result_too_large'
   | 'worker_crashed'
   | 'overloaded'
-  | 'invalid_result';
+  | 'invalid_result'
+  /** Too many distinct secret names, or too many denied reads, in one invocation. */
+  | 'secret_read_limit';
 
 export type InvocationOutcome =
   | { ok: true; result: unknown; logs: LogLine[]; durationMs: number; cpuMs: number }

@@ -5,6 +5,9 @@
 // Overload: when every worker is busy and the queue holds `maxQueue` invocations, invoke() resolves
 // at once to `{ ok: false, code: 'overloaded' }` (it never throws for that); validate() resolves to
 // `{ ok: false, code: 'overloaded' }` the same way. After close(), both answer `worker_crashed`.
+// A workspace at its own caps (running or waiting invocations) also gets `overloaded`; an invocation
+// that reads too many distinct secrets or is denied too often ends with `secret_read_limit`.
+// Outcomes carry redacted texts: the worker redacts before anything leaves it.
 import type { InvocationOutcome, ValidateResult } from './errors.ts';
 import type { FunctionLimits } from './limits.ts';
 import { createPool, type PoolOptions } from './pool.ts';
@@ -14,7 +17,7 @@ export { compileFunction, type CompileResult } from './compile.ts';
 export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './limits.ts';
 export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
-export { redactSecrets } from './redact.ts';
+export { redactSecrets, REDACTED, MIN_REDACTED_LENGTH } from './redact.ts';
 
 export interface InvocationRequest {
   invocationId: string;
@@ -76,4 +79,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
 /** Process ids of the current workers (for tests and operators, e.g. to check a crash is survived). */
 export function workerPids(runtime: Runtime): number[] {
   return pools.get(runtime)?.workerPids() ?? [];
+}
+
+/** The highest resident memory seen of each live worker (read from /proc while invocations run). */
+export function workerPeakRss(runtime: Runtime): { pid: number; peakRssBytes: number }[] {
+  return pools.get(runtime)?.peakRss() ?? [];
 }

@@ -35,3 +35,28 @@ export const MAX_SECRET_CALLS = 1000;
 export const GATEWAY_GRACE_MS = 2000;
 /** Compiled scripts kept per isolate. */
 export const MAX_SCRIPTS_PER_ISOLATE = 64;
+/** A result nested deeper than this (arrays and objects) is refused with `invalid_result`. */
+export const MAX_RESULT_DEPTH = 256;
+/** Error texts as reported: the name, the message, the stack; a longer one is cut after redaction. */
+export const MAX_ERROR_NAME_CHARS = 100;
+export const MAX_ERROR_MESSAGE_CHARS = 4096;
+export const MAX_ERROR_STACK_CHARS = 16384;
+/**
+ * Inside the isolate, texts are cut only this far past their limit (chars): more than the longest
+ * form of a 64 KiB value (JSON-escaped twice, a control character takes 7), so that the worker's
+ * redaction sees every value that starts before the limit whole, before it cuts.
+ */
+export const ISOLATE_CUT_MARGIN = 512 * 1024;
+/** Distinct (vault, name) pairs one invocation may read; the next one fails it with `secret_read_limit`. */
+export const DEFAULT_MAX_SECRET_NAMES = 100;
+/** Denied secret reads one invocation may make; the next one fails it with `secret_read_limit`. */
+export const DEFAULT_MAX_DENIED_READS = 5;
+/**
+ * After an invocation answered, its isolate must be idle within this long (a no-op call comes back)
+ * to be reused; otherwise guest work is still running in it and it is disposed.
+ */
+export const ISOLATE_IDLE_CHECK_MS = 100;
+/** Invocations of one workspace running at once, over all workers; more wait in its queue. */
+export const DEFAULT_WORKSPACE_IN_FLIGHT = 8;
+/** Invocations of one workspace waiting; more answer `overloaded`. */
+export const DEFAULT_WORKSPACE_QUEUE = 64;

@@ -1,18 +1,31 @@
-// The gateway side of the runtime: worker processes, dispatch, watchdogs, secret reads, redaction.
+// The gateway side of the runtime: worker processes, fair dispatch, watchdogs, secret reads.
 //
 // This process never loads isolated-vm: a crash inside an isolate can take its process down, so
 // isolates live only in the workers forked here, and a worker that dies is replaced while the
 // others keep serving. The master key never enters a worker either: workers get an empty
 // environment and ask this side for every secret value over IPC.
+//
+// Containment, on this side:
+// - nothing a worker sends can throw here: every message handler is guarded, and a worker whose
+//   message cannot be handled is killed (its invocations answer worker_crashed), never the gateway;
+// - redaction is the worker's job (redact.ts), so a big secret or a big log costs this thread nothing;
+// - each workspace has its own queue and its own cap on running invocations over all workers, and
+//   queues are served in turn, so one workspace's flood waits behind itself, not in front of others;
+// - per invocation, distinct secret names and denied reads are capped (secret-reads.ts);
+// - each worker's resident memory is read from /proc while it runs: over the budget it is recycled
+//   (drained and replaced), over twice the budget it is killed at once.
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkSecretRequest, READ_MANY } from './bridge.ts';
 import type { InvocationFailureCode, InvocationOutcome, LogLine, ValidateResult } from './errors.ts';
-import { GATEWAY_GRACE_MS, normalizeLimits, type FunctionLimits } from './limits.ts';
+import {
+  DEFAULT_MAX_DENIED_READS, DEFAULT_MAX_SECRET_NAMES, DEFAULT_WORKSPACE_IN_FLIGHT, DEFAULT_WORKSPACE_QUEUE,
+  GATEWAY_GRACE_MS, normalizeLimits, type FunctionLimits,
+} from './limits.ts';
 import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
-import { createRedactor, redactJsonResult } from './redact.ts';
-import { createSecretReads, type SecretReader, type SecretReads } from './secret-reads.ts';
+import { createSecretReads, type SecretReadCaps, type SecretReader, type SecretReads } from './secret-reads.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
 /** Invocations a worker takes before others are preferred for a workspace that is warm on it. */
@@ -29,6 +42,16 @@ export interface PoolOptions {
   maxIsolatesPerWorker?: number;
   /** An isolate idle this long is disposed, giving its memory back. */
   isolateIdleMs?: number;
+  /** Invocations of one workspace running at once over all workers (default 8); more wait in its queue. */
+  workspaceMaxInFlight?: number;
+  /** Invocations of one workspace waiting (default 64); more answer overloaded. */
+  workspaceMaxQueue?: number;
+  /** Distinct secret names one invocation may read (default 100). */
+  maxSecretNamesPerInvocation?: number;
+  /** Denied secret reads one invocation may make before it fails with secret_read_limit (default 5). */
+  maxDeniedReadsPerInvocation?: number;
+  /** How often each worker's resident memory is read (default 250 ms). */
+  rssPollMs?: number;
   logger?: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
 }
 
@@ -48,6 +71,8 @@ type DoneMessage = Extract<FromWorker, { t: 'done' }>;
 
 interface Pending extends Job {
   i: number;
+  /** True while it holds one of its workspace's running slots. */
+  running: boolean;
   startedAt: number;
   deadlineAt: number;
   reads?: SecretReads;
@@ -67,6 +92,8 @@ interface Worker {
   inFlight: Map<number, Pending>;
   knownScripts: Set<string>;
   served: number;
+  peakRss: number;
+  killedForMemory: boolean;
 }
 
 export interface Pool {
@@ -74,6 +101,8 @@ export interface Pool {
   validate(job: Job): Promise<ValidateResult>;
   stats(): { workers: number; busy: number; queued: number; restarts: number };
   workerPids(): number[];
+  /** The highest RSS seen of each live worker since it started. */
+  peakRss(): { pid: number; peakRssBytes: number }[];
   close(): Promise<void>;
 }
 
@@ -84,11 +113,20 @@ export function createPool(options: PoolOptions = {}): Pool {
   const recycleAboveRss = (options.recycleAboveRssMb ?? 1024) * 1024 * 1024;
   const maxIsolates = Math.max(1, options.maxIsolatesPerWorker ?? 32);
   const isolateIdleMs = Math.max(1, options.isolateIdleMs ?? 60_000);
+  const wsMaxInFlight = Math.max(1, Math.floor(options.workspaceMaxInFlight ?? DEFAULT_WORKSPACE_IN_FLIGHT));
+  const wsMaxQueue = Math.max(0, Math.floor(options.workspaceMaxQueue ?? DEFAULT_WORKSPACE_QUEUE));
+  const caps: SecretReadCaps = {
+    maxNames: Math.max(1, Math.floor(options.maxSecretNamesPerInvocation ?? DEFAULT_MAX_SECRET_NAMES)),
+    maxDenied: Math.max(0, Math.floor(options.maxDeniedReadsPerInvocation ?? DEFAULT_MAX_DENIED_READS)),
+  };
   const logger = options.logger;
 
   const slots: (Worker | undefined)[] = new Array(size).fill(undefined);
   const retiring = new Set<Worker>();
-  const queue: Pending[] = [];
+  /** One queue per workspace; a Map keeps insertion order, and a served workspace moves to the end. */
+  const queues = new Map<string, Pending[]>();
+  let queued = 0;
+  const runningByWorkspace = new Map<string, number>();
   const pendings = new Map<number, Pending>();
   let nextId = 1;
   let restarts = 0;
@@ -96,6 +134,39 @@ export function createPool(options: PoolOptions = {}): Pool {
   let closing: Promise<void> | undefined;
 
   for (let n = 0; n < size; n++) spawn(n);
+  const rssTimer = setInterval(() => void pollRss(), Math.max(10, options.rssPollMs ?? 250));
+  rssTimer.unref();
+
+  /** Reads each worker's RSS from /proc (works even while its main thread is busy); falls back to what workers report. */
+  async function pollRss(): Promise<void> {
+    for (const w of [...slots, ...retiring]) {
+      if (!w?.pid || w.child.exitCode !== null || w.child.signalCode !== null) continue;
+      let bytes: number;
+      try {
+        bytes = Number((await readFile(`/proc/${w.pid}/statm`, 'latin1')).split(' ')[1]) * 4096;
+      } catch {
+        continue; // not Linux, or the worker just exited
+      }
+      if (Number.isFinite(bytes)) checkRss(w, bytes);
+    }
+  }
+
+  function checkRss(w: Worker, bytes: number): void {
+    w.peakRss = Math.max(w.peakRss, bytes);
+    if (bytes > 2 * recycleAboveRss) {
+      if (w.killedForMemory) return;
+      w.killedForMemory = true;
+      logger?.error({ pid: w.pid, rssMb: Math.round(bytes / 1048576) }, 'runtime worker far over its memory budget; killing it');
+      for (const p of w.inFlight.values()) p.answer({ t: 'fail', code: 'worker_crashed', m: 'the worker running the function went over its memory budget and was stopped' });
+      retiring.add(w);
+      const n = slots.indexOf(w);
+      if (n >= 0) { slots[n] = undefined; spawn(n); }
+      w.child.kill('SIGKILL');
+    } else if (bytes > recycleAboveRss && !w.draining) {
+      logger?.warn({ pid: w.pid, rssMb: Math.round(bytes / 1048576) }, 'runtime worker over its memory budget; recycling it');
+      recycle(w);
+    }
+  }
 
   function spawn(n: number): void {
     const child = fork(WORKER_PATH, [], {
@@ -110,11 +181,23 @@ export function createPool(options: PoolOptions = {}): Pool {
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const w: Worker = { child, pid: child.pid ?? 0, ready: false, draining: false, inFlight: new Map(), knownScripts: new Set(), served: 0 };
+    const w: Worker = {
+      child, pid: child.pid ?? 0, ready: false, draining: false, inFlight: new Map(), knownScripts: new Set(), served: 0,
+      peakRss: 0, killedForMemory: false,
+    };
     slots[n] = w;
-    child.on('message', (m: FromWorker) => onMessage(w, m));
-    child.on('error', (err) => logger?.error({ err, pid: w.pid }, 'runtime worker error'));
-    child.on('exit', (code, signal) => onExit(w, n, code, signal));
+    child.on('message', (m: FromWorker) => {
+      try {
+        onMessage(w, m);
+      } catch (err) {
+        // Never the error's text: it may quote a value. The worker is not trusted to try again.
+        logger?.error({ pid: w.pid, code: 'worker_message_failed', errName: (err as Error)?.name }, 'a runtime worker message could not be handled; killing the worker');
+        for (const p of w.inFlight.values()) p.answer({ t: 'fail', code: 'worker_crashed', m: 'the worker running the function misbehaved and was stopped' });
+        w.child.kill('SIGKILL');
+      }
+    });
+    child.on('error', (err) => logger?.error({ pid: w.pid, code: (err as { code?: unknown })?.code }, 'runtime worker channel error'));
+    child.on('exit', (code, signal) => onExit(w, slots.indexOf(w) >= 0 ? slots.indexOf(w) : n, code, signal));
   }
 
   function onExit(w: Worker, n: number, code: number | null, signal: NodeJS.Signals | null): void {
@@ -148,7 +231,8 @@ export function createPool(options: PoolOptions = {}): Pool {
         if (!p) return;
         p.answer(m);
         w.served++;
-        if (!w.draining && (w.served >= recycleAfter || m.rss > recycleAboveRss)) recycle(w);
+        if (!w.draining && w.served >= recycleAfter) recycle(w);
+        else if (typeof m.rss === 'number') checkRss(w, m.rss);
         pump();
         return;
       }
@@ -168,14 +252,25 @@ export function createPool(options: PoolOptions = {}): Pool {
     // After the answer or the deadline, a read is dropped: the reader is not asked, so no audit row.
     if (!p || p.closed || !p.reads || performance.now() > p.deadlineAt) return;
     if (checkSecretRequest(READ_MANY, m.v, m.n) !== undefined) return;
-    void p.reads.read(m.v, m.n).then(({ status, values }) => {
+    p.reads.read(m.v, m.n).then(({ status, values, reason }) => {
       if (p.closed) return;
+      if (status === 3) {
+        p.answer({ t: 'fail', code: 'secret_read_limit', m: reason ?? 'a per-invocation secret read limit was reached' });
+        send(w, { t: 'abort', i: p.i });
+        return;
+      }
       send(w, { t: 'sec', i: p.i, r: m.r, s: status, ...(values ? { x: values } : {}) });
+    }).catch(() => {
+      logger?.error({ pid: w.pid, code: 'secret_read_failed' }, 'a secret read for a function could not be answered');
     });
   }
 
   function send(w: Worker, m: ToWorker): void {
-    if (w.child.connected) w.child.send(m);
+    try {
+      if (w.child.connected) w.child.send(m);
+    } catch {
+      // The channel closed under us; the exit handler answers what the worker held.
+    }
   }
 
   function sendRun(w: Worker, p: Pending, withScript: boolean): void {
@@ -186,7 +281,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     }
     send(w, {
       t: 'run', i: p.i, w: p.workspaceId, k: p.codeKey, to: p.limits.timeoutMs, mb: p.limits.memoryMb, a: p.argsJson,
-      ...(needScript ? { s: p.script } : {}), ...(p.validateOnly ? { v: true as const } : {}),
+      ...(needScript ? { s: p.script } : {}), ...(p.validateOnly ? { v: true as const } : {}), ...(p.exposeSecrets ? { e: true as const } : {}),
     });
   }
 
@@ -204,6 +299,8 @@ export function createPool(options: PoolOptions = {}): Pool {
 
   function dispatch(w: Worker, p: Pending): void {
     p.worker = w;
+    p.running = true;
+    runningByWorkspace.set(p.workspaceId, (runningByWorkspace.get(p.workspaceId) ?? 0) + 1);
     w.inFlight.set(p.i, p);
     p.deadlineAt = performance.now() + p.limits.timeoutMs;
     p.watchdog = setTimeout(() => {
@@ -215,13 +312,38 @@ export function createPool(options: PoolOptions = {}): Pool {
     sendRun(w, p, false);
   }
 
-  /** Starts queued invocations in order, as long as some worker has room. */
+  const hasRoom = (workspaceId: string) => (runningByWorkspace.get(workspaceId) ?? 0) < wsMaxInFlight;
+
+  /**
+   * Starts queued invocations while some worker has room: one from each workspace in turn (a served
+   * workspace goes to the back), skipping workspaces at their cap of running invocations.
+   */
   function pump(): void {
-    while (queue.length > 0) {
-      const w = pick(queue[0].workspaceId);
-      if (!w) return;
-      dispatch(w, queue.shift()!);
+    for (;;) {
+      let started = false;
+      for (const [workspaceId, q] of queues) {
+        if (!hasRoom(workspaceId)) continue;
+        const w = pick(workspaceId);
+        if (!w) return;
+        const p = q.shift()!;
+        queued--;
+        queues.delete(workspaceId);
+        if (q.length > 0) queues.set(workspaceId, q);
+        dispatch(w, p);
+        started = true;
+        break;
+      }
+      if (!started) return;
     }
+  }
+
+  function unqueue(p: Pending): void {
+    const q = queues.get(p.workspaceId);
+    const at = q?.indexOf(p) ?? -1;
+    if (!q || at < 0) return;
+    q.splice(at, 1);
+    queued--;
+    if (q.length === 0) queues.delete(p.workspaceId);
   }
 
   function recycle(w: Worker): void {
@@ -246,22 +368,37 @@ export function createPool(options: PoolOptions = {}): Pool {
       startedAt: started,
       deadlineAt: Infinity,
       closed: false,
-      reads: job.readSecret ? createSecretReads(job.readSecret) : undefined,
+      running: false,
+      reads: job.readSecret ? createSecretReads(job.readSecret, caps) : undefined,
       answer(m) {
         if (p.closed) return;
         p.closed = true;
         clearTimeout(p.watchdog);
         p.worker?.inFlight.delete(p.i);
         pendings.delete(p.i);
+        if (p.running) {
+          p.running = false;
+          const n = (runningByWorkspace.get(p.workspaceId) ?? 1) - 1;
+          if (n > 0) runningByWorkspace.set(p.workspaceId, n);
+          else runningByWorkspace.delete(p.workspaceId);
+          // A slot of this workspace is free: something of it (or of another) may start. Deferred,
+          // so that an answer given from inside pump() does not re-enter it.
+          queueMicrotask(pump);
+        } else unqueue(p);
         toOutcome(m, p);
       },
     };
     if (closing) return p.answer({ t: 'fail', code: 'worker_crashed', m: 'the runtime is closed' });
     pendings.set(p.i, p);
-    const w = queue.length === 0 ? pick(p.workspaceId) : undefined;
+    const own = queues.get(p.workspaceId);
+    const w = !own && hasRoom(p.workspaceId) ? pick(p.workspaceId) : undefined;
     if (w) return dispatch(w, p);
-    if (queue.length >= maxQueue) return p.answer({ t: 'fail', code: 'overloaded', m: 'the runtime is overloaded; try again later' });
-    queue.push(p);
+    if (queued >= maxQueue || (own?.length ?? 0) >= wsMaxQueue) {
+      return p.answer({ t: 'fail', code: 'overloaded', m: 'the runtime is overloaded; try again later' });
+    }
+    if (own) own.push(p);
+    else queues.set(p.workspaceId, [p]);
+    queued++;
   }
 
   return {
@@ -275,13 +412,17 @@ export function createPool(options: PoolOptions = {}): Pool {
       let busy = 0;
       let workers = 0;
       for (const w of slots) if (w) { workers++; busy += w.inFlight.size; }
-      return { workers, busy, queued: queue.length, restarts };
+      return { workers, busy, queued, restarts };
     },
     workerPids() {
       return slots.filter((w): w is Worker => w?.ready === true).map((w) => w.pid);
     },
+    peakRss() {
+      return slots.filter((w): w is Worker => w?.ready === true).map((w) => ({ pid: w.pid, peakRssBytes: w.peakRss }));
+    },
     close() {
       if (closing) return closing;
+      clearInterval(rssTimer);
       const all = [...slots, ...retiring].filter((w): w is Worker => w !== undefined);
       closing = Promise.all(all.map((w) => new Promise<void>((resolve) => {
         if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
@@ -289,7 +430,8 @@ export function createPool(options: PoolOptions = {}): Pool {
         w.child.kill('SIGKILL');
       }))).then(() => undefined);
       for (const p of [...pendings.values()]) p.answer({ t: 'fail', code: 'worker_crashed', m: 'the runtime was closed' });
-      queue.length = 0;
+      queues.clear();
+      queued = 0;
       return closing;
     },
   };
@@ -297,21 +439,20 @@ export function createPool(options: PoolOptions = {}): Pool {
 
 function toInvocationOutcome(m: DoneMessage | Failure, p: Pending): InvocationOutcome {
   const durationMs = performance.now() - p.startedAt;
-  const redactor = createRedactor(p.reads?.values ?? []);
   if (m.t === 'fail') return { ok: false, code: asInvocationCode(m.code), message: m.m, logs: [], durationMs, cpuMs: 0 };
-  const logs: LogLine[] = m.l.map((l) => ({ level: l.level, message: redactor.text(l.message), at: l.at }));
-  const cpuMs = m.c;
+  // Redacted by the worker already (and the result, unless exposeSecrets).
+  const logs: LogLine[] = Array.isArray(m.l) ? m.l.map((l) => ({ level: l.level, message: String(l.message), at: l.at })) : [];
+  const cpuMs = typeof m.c === 'number' ? m.c : 0;
   if (m.ok) {
     try {
-      const result = p.exposeSecrets ? JSON.parse(m.r) : redactJsonResult(m.r, redactor);
-      return { ok: true, result, logs, durationMs, cpuMs };
+      return { ok: true, result: JSON.parse(m.r), logs, durationMs, cpuMs };
     } catch {
       return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', logs, durationMs, cpuMs };
     }
   }
   return {
-    ok: false, code: asInvocationCode(m.code), message: redactor.text(m.m), logs, durationMs, cpuMs,
-    ...(m.st ? { stack: redactor.text(m.st) } : {}),
+    ok: false, code: asInvocationCode(m.code), message: String(m.m), logs, durationMs, cpuMs,
+    ...(m.st ? { stack: String(m.st) } : {}),
   };
 }
 

@@ -10,13 +10,16 @@ export type FailureCode = InvocationFailureCode | 'not_callable';
 export type ToWorker =
   /**
    * Run an invocation (`v` true: only evaluate the top level and check the default export is callable).
-   * `a` is the args as JSON; without it the function is called with undefined.
+   * `a` is the args as JSON; without it the function is called with undefined. `e`: the result is
+   * not redacted (exposeSecrets); logs and errors always are.
    */
-  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a?: string; v?: true }
+  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a?: string; v?: true; e?: true }
+  /** The gateway has answered invocation `i` (a per-invocation cap): stop it and dispose its isolate. */
+  | { t: 'abort'; i: number }
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
   | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] };
 
-/** Worker -> gateway. */
+/** Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in). */
 export type FromWorker =
   | { t: 'ready'; pid: number }
   /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */

@@ -1,34 +1,47 @@
-// The gateway side of one invocation's secret reads: the per-invocation memo and the set of values
-// read (which redact.ts needs). The decision itself (grant check, decrypt, audit) is the caller's
-// SecretReader; this file only makes sure it is asked once per (vault, name) per invocation and that
-// its error text never reaches the function.
+// The gateway side of one invocation's secret reads: the per-invocation memo and caps. The decision
+// itself (grant check, decrypt, audit) is the caller's SecretReader; this file makes sure it is asked
+// once per (vault, name) per invocation, at most `maxNames` times in all, that an invocation which
+// keeps being denied is stopped after `maxDenied` denials (each denial is an audit row, possibly in
+// another tenant's vault trail), and that the reader's error text never reaches the function.
+// Redaction happens in the worker, which sees the values on their way into the isolate.
 
 export type SecretReader = (vault: string, name: string) => Promise<string | undefined>;
 
-/** 0 ok, 1 access denied, 2 failed: the status the bridge turns into a value or an isolate-realm Error. */
-export type ReadStatus = 0 | 1 | 2;
+/** 0 ok, 1 access denied, 2 failed, 3 a per-invocation cap was hit (the invocation must end). */
+export type ReadStatus = 0 | 1 | 2 | 3;
 
-export interface SecretReads {
-  /** Values for `names` in order (null when missing), or the status of the first failure. */
-  read(vault: string, names: string[]): Promise<{ status: ReadStatus; values?: (string | null)[] }>;
-  /** Every value read so far, for redaction. */
-  readonly values: ReadonlySet<string>;
+export interface SecretReadCaps {
+  /** Distinct (vault, name) pairs per invocation. */
+  maxNames: number;
+  /** Denied reads per invocation; the one after them ends the invocation. */
+  maxDenied: number;
 }
 
-export function createSecretReads(readSecret: SecretReader): SecretReads {
+export interface SecretReads {
+  /** Values for `names` in order (null when missing), or the status of the first failure (`reason` with 3). */
+  read(vault: string, names: string[]): Promise<{ status: ReadStatus; values?: (string | null)[]; reason?: string }>;
+}
+
+class CapReached extends Error {}
+
+export function createSecretReads(readSecret: SecretReader, caps: SecretReadCaps): SecretReads {
   const memo = new Map<string, Promise<string | undefined>>();
-  const values = new Set<string>();
+  let denied = 0;
 
   // Concurrent identical reads share the one promise stored here before it settles.
-  const readOne = (vault: string, name: string): Promise<string | undefined> => {
-    const key = `${vault}/${name}`; // "/" cannot occur in a vault name
+  const readOne = (key: string, vault: string, name: string): Promise<string | undefined> => {
     let value = memo.get(key);
     if (!value) {
       value = (async () => {
-        const v = await readSecret(vault, name);
-        if (typeof v !== 'string') return undefined;
-        values.add(v);
-        return v;
+        try {
+          const v = await readSecret(vault, name);
+          return typeof v === 'string' ? v : undefined;
+        } catch (err) {
+          if ((err as { code?: unknown })?.code === 'access_denied' && ++denied > caps.maxDenied) {
+            throw new CapReached(`the function was denied more than ${caps.maxDenied} secret reads`);
+          }
+          throw err;
+        }
       })();
       memo.set(key, value);
     }
@@ -36,12 +49,19 @@ export function createSecretReads(readSecret: SecretReader): SecretReads {
   };
 
   return {
-    values,
     async read(vault, names) {
+      const keys = names.map((n) => `${vault}/${n}`); // "/" cannot occur in a vault name
+      const fresh = new Set(keys.filter((k) => !memo.has(k))).size;
+      if (memo.size + fresh > caps.maxNames) {
+        return { status: 3, reason: `the function read more than ${caps.maxNames} distinct secrets` };
+      }
       try {
-        const found = await Promise.all(names.map((n) => readOne(vault, n)));
+        const found = await Promise.all(keys.map((k, i) => readOne(k, vault, names[i])));
         return { status: 0, values: found.map((v) => (v === undefined ? null : v)) };
       } catch (err) {
+        if (err instanceof CapReached || denied > caps.maxDenied) {
+          return { status: 3, reason: `the function was denied more than ${caps.maxDenied} secret reads` };
+        }
         return { status: (err as { code?: unknown })?.code === 'access_denied' ? 1 : 2 };
       }
     },

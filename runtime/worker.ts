@@ -7,19 +7,32 @@
 // invocation gets a fresh context, so nothing a function leaves on its global reaches the next one.
 // An isolate that ran out of time or memory is disposed, never reused.
 //
+// Nothing here waits on guest code: every isolated-vm call on an isolate that has run user code is
+// asynchronous (a *Sync call would block this thread, and every other tenant's invocation on it,
+// while the isolate is busy), and an isolate is pooled again only if a no-op call comes back within
+// ISOLATE_IDLE_CHECK_MS of the answer, proving nothing the function left behind is still running.
+//
 // Secret values pass through here on their way into the isolate, but secret reads are decided in
-// the gateway: this process never holds the master key or any grant.
+// the gateway: this process never holds the master key or any grant. Because the values pass
+// through here anyway, redaction happens here too (redact.ts), off the gateway's thread and before
+// anything is cut.
 import ivm from 'isolated-vm';
 import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
 import { createIsolatePool } from './isolates.ts';
 import {
-  MAX_LOG_BYTES, MAX_LOG_LINES, MAX_RESULT_BYTES, MAX_SCRIPTS_PER_ISOLATE, MAX_SECRET_CALLS,
+  ISOLATE_CUT_MARGIN, ISOLATE_IDLE_CHECK_MS, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, MAX_ERROR_STACK_CHARS,
+  MAX_LOG_BYTES, MAX_LOG_LINES, MAX_RESULT_BYTES, MAX_RESULT_DEPTH, MAX_SCRIPTS_PER_ISOLATE, MAX_SECRET_CALLS,
 } from './limits.ts';
+import { createRedactor, redactJsonResult, type Redactor } from './redact.ts';
 import type { LogLine } from './errors.ts';
 import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
 
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = { ok: true; r: string } | { ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number };
+/** What the isolate produced, before redaction: a raw result or raw error texts. */
+type Raw =
+  | { ok: true; json: string }
+  | { ok: false; code: FailureCode; m: string; mMax: number; st?: string; fixed?: boolean };
 
 const envNumber = (name: string, fallback: number) => Math.max(1, Number(process.env[name]) || fallback);
 const IDLE_MS = envNumber('COFFER_ISOLATE_IDLE_MS', 60_000);
@@ -45,10 +58,13 @@ interface Invocation {
   enter?: ivm.Reference<(...a: unknown[]) => unknown>;
   closed: boolean;
   timedOut: boolean;
-  logs: LogLine[];
-  logBytes: number;
+  /** Log lines as captured, unredacted; `cut` when the isolate cut the line short. */
+  logs: (LogLine & { cut: boolean })[];
+  logChars: number;
   logFull: boolean;
   reads: number;
+  /** Every secret value passed into the isolate: what redaction looks for. */
+  values: Set<string>;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -70,12 +86,14 @@ const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
 function createSandbox(key: string): Sandbox {
   const isolate = new ivm.Isolate({
     memoryLimit: Number(key.slice(0, key.indexOf(':'))),
-    // isolated-vm says the process must not continue after this; the pool restarts us.
-    onCatastrophicError: (message) => {
-      process.stderr.write(`coffer worker: isolated-vm catastrophic error: ${message}\n`);
+    // isolated-vm says the process must not continue after this; the pool restarts us. The message
+    // is not printed: it may quote guest data.
+    onCatastrophicError: () => {
+      process.stderr.write('coffer worker: isolated-vm reported a catastrophic error; exiting\n');
       process.exit(70);
     },
   });
+  // A synchronous compile is safe here: no user code has run in this isolate yet.
   return { isolate, boot: isolate.compileScriptSync(BOOTSTRAP, { filename: BOOTSTRAP_FILENAME }), scripts: new Map() };
 }
 
@@ -84,10 +102,10 @@ function disposeSandbox(sb: Sandbox): void {
   try { sb.isolate.dispose(); } catch { /* already going */ }
 }
 
-function scriptFor(sb: Sandbox, codeKey: string, source: string): ivm.Script {
+async function scriptFor(sb: Sandbox, codeKey: string, source: string): Promise<ivm.Script> {
   let script = sb.scripts.get(codeKey);
   if (!script) {
-    script = sb.isolate.compileScriptSync(source, { filename: FUNCTION_FILENAME });
+    script = await sb.isolate.compileScript(source, { filename: FUNCTION_FILENAME });
     sb.scripts.set(codeKey, script);
     if (sb.scripts.size > MAX_SCRIPTS_PER_ISOLATE) {
       const [oldKey, old] = sb.scripts.entries().next().value!;
@@ -112,14 +130,14 @@ function receive(msg: RunMessage): void {
   }
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
-    answered: false, closed: false, timedOut: false, logs: [], logBytes: 0, logFull: false, reads: 0,
+    answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(),
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
     inv.timedOut = true;
     if (inv.sb) disposeSandbox(inv.sb);
     else waiting.splice(waiting.indexOf(inv), 1);
-    finish(inv, { ok: false, code: 'timeout', m: timeoutMessage(msg.to) });
+    finish(inv, { ok: false, code: 'timeout', m: timeoutMessage(msg.to), mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
   }, msg.to);
   invocations.set(msg.i, inv);
   waiting.push(inv);
@@ -135,7 +153,7 @@ function admit(): void {
       sb = sandboxes.acquire(inv.key);
     } catch {
       waiting.splice(n--, 1);
-      finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox' });
+      finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox', mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
       continue;
     }
     if (!sb) continue;
@@ -144,14 +162,89 @@ function admit(): void {
   }
 }
 
-function finish(inv: Invocation, d: Done): void {
+function finish(inv: Invocation, raw: Raw): void {
   if (inv.answered) return;
   inv.answered = true;
   inv.closed = true;
   clearTimeout(inv.timer);
   invocations.delete(inv.msg.i);
   const c = inv.sb ? Number(cpuNs(inv.sb) - inv.cpu0) / 1e6 : 0;
-  send({ t: 'done', i: inv.msg.i, ...d, l: inv.logs, c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+  const redactor = createRedactor(inv.values);
+  const done = redactDone(raw, redactor, inv.msg);
+  send({ t: 'done', i: inv.msg.i, ...done, l: redactLogs(inv, redactor), c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+}
+
+/**
+ * Redacts a text the isolate may have cut ISOLATE_CUT_MARGIN past `max` (so a value may straddle
+ * its end): the part that may hold a value's beginning is dropped with it, then the text is cut to `max`.
+ */
+function clean(redactor: Redactor, text: string, max: number): string {
+  const cutShort = text.length >= max + ISOLATE_CUT_MARGIN;
+  const redacted = redactor.text(text, cutShort ? Math.max(0, text.length - redactor.longestForm) : text.length);
+  return redacted.length > max ? redacted.slice(0, max) : redacted;
+}
+
+function redactDone(raw: Raw, redactor: Redactor, msg: RunMessage): Done {
+  if (!raw.ok) {
+    const m = raw.fixed ? raw.m : clean(redactor, raw.m, raw.mMax);
+    const st = raw.st ? sandboxStack(clean(redactor, raw.st, MAX_ERROR_STACK_CHARS)) : '';
+    const at = /function\.js:(\d+):(\d+)/.exec(st);
+    return {
+      ok: false, code: raw.code, m, ...(st ? { st } : {}),
+      ...(raw.code === 'function_error' && at ? { line: Number(at[1]), col: Number(at[2]) } : {}),
+    };
+  }
+  if (tooDeep(raw.json)) {
+    return { ok: false, code: 'invalid_result', m: `the result is nested more than ${MAX_RESULT_DEPTH} levels deep` };
+  }
+  let json = raw.json;
+  if (!msg.e && !redactor.empty) {
+    try {
+      json = JSON.stringify(redactJsonResult(json, redactor));
+    } catch {
+      return { ok: false, code: 'invalid_result', m: 'the result is not valid JSON' };
+    }
+  }
+  const bytes = Buffer.byteLength(json);
+  return bytes > MAX_RESULT_BYTES ? tooLarge(bytes) : { ok: true, r: json };
+}
+
+/** True when JSON text nests arrays and objects deeper than MAX_RESULT_DEPTH (the gateway's JSON.stringify would overflow). */
+function tooDeep(json: string): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) { if (++depth > MAX_RESULT_DEPTH) return true; }
+    else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+/** Redacts each captured line, then applies the line and byte budgets to what redaction left. */
+function redactLogs(inv: Invocation, redactor: Redactor): LogLine[] {
+  const out: LogLine[] = [];
+  let bytes = 0;
+  let full = inv.logFull;
+  for (const l of inv.logs) {
+    const message = clean(redactor, l.message, l.cut ? MAX_LOG_BYTES : Infinity);
+    const b = Buffer.byteLength(message);
+    if (out.length >= MAX_LOG_LINES || bytes + b > MAX_LOG_BYTES) { full = true; break; }
+    bytes += b;
+    out.push({ level: l.level, message, at: l.at });
+  }
+  if (full) {
+    out.push({
+      level: 'warn',
+      message: `[log output truncated: a function may log ${MAX_LOG_LINES} lines or ${MAX_LOG_BYTES / 1024} KiB]`,
+      at: new Date().toISOString(),
+    });
+  }
+  return out;
 }
 
 /** The gateway recycles a worker by RSS; reading it costs about 12 us, so it is read at most every 100 ms. */
@@ -179,97 +272,103 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
 
   let context: ivm.Context | undefined;
   const refs: { release(): void }[] = [];
-  let done: Done;
+  let raw: Raw;
   try {
-    // The isolate is this invocation's alone and no user code runs before enter(): the synchronous
-    // calls are safe here, and save a round trip to the isolate's thread each.
     const script = msg.v
-      ? sb.isolate.compileScriptSync(inv.source, { filename: FUNCTION_FILENAME })
-      : scriptFor(sb, msg.k, inv.source);
-    context = sb.isolate.createContextSync();
-    const boot = sb.boot.runSync(context, { reference: true });
+      ? await sb.isolate.compileScript(inv.source, { filename: FUNCTION_FILENAME })
+      : await scriptFor(sb, msg.k, inv.source);
+    context = await sb.isolate.createContext();
+    const boot = await sb.boot.run(context, { reference: true });
     refs.push(boot);
-    const enter = boot.applySync(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
+    const enter = await boot.apply(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
     refs.push(enter);
     inv.enter = enter;
     // Only a script not made by compileFunction could run code here; the timeout still bounds it.
-    const factory = script.runSync(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
+    const factory = await script.run(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
     refs.push(factory);
     if (msg.v) script.release();
     const out = await enter.apply(undefined, [0, factory.derefInto(), msg.a, msg.v === true], {
       timeout: Math.max(1, inv.deadline - Date.now()),
       result: { promise: true, copy: true },
     });
-    done = decode(String(out), msg.v === true);
+    raw = decode(String(out), msg.v === true);
   } catch (err) {
-    done = classify(err, inv);
+    raw = classify(err, inv);
   }
   inv.closed = true;
+  finish(inv, raw);
+  let healthy = !inv.timedOut && !sb.isolate.isDisposed && (raw.ok || (raw.code !== 'timeout' && raw.code !== 'memory_limit'));
+  // The answer is out; before the isolate serves anyone again, it must be idle.
+  if (healthy && context) healthy = await idleWithin(context, ISOLATE_IDLE_CHECK_MS);
   // Every reference held here would keep the context alive: release them all with the context,
   // which drops every object the function created, including detached promises.
   for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
   try { context?.release(); } catch { /* isolate gone */ }
-  finish(inv, done);
-  const healthy = !inv.timedOut && !sb.isolate.isDisposed && (done.ok || (done.code !== 'timeout' && done.code !== 'memory_limit'));
   sandboxes.release(inv.key, sb, healthy);
   admit();
+}
+
+/** A no-op evaluated in the context comes back in time only if no guest code is still running. */
+function idleWithin(context: ivm.Context, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    context.eval('0').then(() => { clearTimeout(timer); resolve(true); }, () => { clearTimeout(timer); resolve(false); });
+  });
 }
 
 function timeoutMessage(ms: number): string {
   return `the function did not finish within its ${ms} ms timeout`;
 }
 
+/** Keeps log lines as they come (redaction needs every value read, so it runs at the end). */
 function captureLog(inv: Invocation, level: unknown, message: unknown): boolean {
   if (inv.closed || inv.logFull) return false;
   let text = typeof message === 'string' ? message : String(message);
   // A logged error's stack names the bootstrap's frames; they are not the user's code.
   if (text.includes(BOOTSTRAP_FILENAME)) text = text.split('\n').filter((l) => !l.includes(BOOTSTRAP_FILENAME)).join('\n');
-  const bytes = Buffer.byteLength(text);
-  if (inv.logs.length >= MAX_LOG_LINES || inv.logBytes + bytes > MAX_LOG_BYTES) {
+  // Raw lines are kept up to the budget plus the margin redaction needs; redactLogs applies the budget.
+  if (inv.logs.length >= MAX_LOG_LINES || inv.logChars > MAX_LOG_BYTES + ISOLATE_CUT_MARGIN) {
     inv.logFull = true;
-    inv.logs.push({
-      level: 'warn',
-      message: `[log output truncated: a function may log ${MAX_LOG_LINES} lines or ${MAX_LOG_BYTES / 1024} KiB]`,
-      at: new Date().toISOString(),
-    });
     return false;
   }
-  inv.logBytes += bytes;
-  inv.logs.push({ level: (LEVELS.has(level as string) ? level : 'log') as LogLine['level'], message: text, at: new Date().toISOString() });
+  inv.logChars += text.length;
+  inv.logs.push({
+    level: (LEVELS.has(level as string) ? level : 'log') as LogLine['level'], message: text, at: new Date().toISOString(),
+    cut: text.length >= MAX_LOG_BYTES + ISOLATE_CUT_MARGIN,
+  });
   return true;
 }
 
+const NOT_JSON = 'the result cannot be serialised to JSON: ';
+
 /** Decodes the string the bootstrap's run() resolved to (format documented in bridge.ts). */
-function decode(out: string, validateOnly: boolean): Done {
+function decode(out: string, validateOnly: boolean): Raw {
   const body = out.slice(1);
+  const fail = (code: FailureCode, m: string, fixed = true): Raw => ({ ok: false, code, m, mMax: MAX_ERROR_MESSAGE_CHARS, fixed });
   switch (out[0]) {
-    case 'r':
-      if (Buffer.byteLength(body) > MAX_RESULT_BYTES) return tooLarge(Buffer.byteLength(body));
-      return { ok: true, r: body };
-    case 'L': return tooLarge(Number(body));
-    case 'x': return { ok: false, code: 'invalid_result', m: body };
-    case 'v': return { ok: true, r: 'null' };
+    case 'r': return { ok: true, json: body };
+    case 'L': return { ...tooLarge(Number(body)), mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true } as Raw;
+    case 'x': return { ok: false, code: 'invalid_result', m: body, mMax: NOT_JSON.length + 300 };
+    case 'v': return { ok: true, json: 'null' };
     case 'n':
       return validateOnly
-        ? { ok: false, code: 'not_callable', m: `the default export must be a function, got ${body}` }
-        : { ok: false, code: 'function_error', m: `the default export is not a function (got ${body})` };
+        ? fail('not_callable', `the default export must be a function, got ${body}`)
+        : fail('function_error', `the default export is not a function (got ${body})`);
     case 'e': {
       const [nameLen, messageLen] = body.split(':', 2).map(Number);
       const start = String(nameLen).length + String(messageLen).length + 2;
       const name = body.slice(start, start + nameLen);
       const message = body.slice(start + nameLen, start + nameLen + messageLen);
-      const stack = sandboxStack(body.slice(start + nameLen + messageLen));
-      const at = /function\.js:(\d+):(\d+)/.exec(stack);
-      return {
-        ok: false, code: 'function_error', m: message || name, st: stack || undefined,
-        ...(at ? { line: Number(at[1]), col: Number(at[2]) } : {}),
-      };
+      const stack = body.slice(start + nameLen + messageLen);
+      return message
+        ? { ok: false, code: 'function_error', m: message, mMax: MAX_ERROR_MESSAGE_CHARS, st: stack || undefined }
+        : { ok: false, code: 'function_error', m: name, mMax: MAX_ERROR_NAME_CHARS, st: stack || undefined };
     }
-    default: return { ok: false, code: 'function_error', m: 'the function returned no result' };
+    default: return fail('function_error', 'the function returned no result');
   }
 }
 
-const tooLarge = (bytes: number): Done => ({
+const tooLarge = (bytes: number): Extract<Done, { ok: false }> => ({
   ok: false, code: 'result_too_large', m: `the result is ${bytes} bytes as JSON; the limit is ${MAX_RESULT_BYTES} bytes`,
 });
 
@@ -293,28 +392,51 @@ function sandboxStack(stack: string): string {
   return kept.join('\n');
 }
 
-function classify(err: unknown, inv: Invocation): Done {
+function classify(err: unknown, inv: Invocation): Raw {
   const message = err instanceof Error ? err.message : String(err);
-  if (inv.timedOut || /timed out/i.test(message)) return { ok: false, code: 'timeout', m: timeoutMessage(inv.msg.to) };
+  const fixed = (code: FailureCode, m: string): Raw => ({ ok: false, code, m, mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
+  if (inv.timedOut || /timed out/i.test(message)) return fixed('timeout', timeoutMessage(inv.msg.to));
   // isolated-vm disposes an isolate that runs out of memory; nothing else here disposes a busy one.
   if (/memory limit/i.test(message) || inv.sb?.isolate.isDisposed) {
-    return { ok: false, code: 'memory_limit', m: `the function exceeded its ${inv.msg.mb} MB memory limit` };
+    return fixed('memory_limit', `the function exceeded its ${inv.msg.mb} MB memory limit`);
   }
   // Anything else escaped the bootstrap's own error handling (a compile error in a hand-made script,
-  // a stack overflow inside the error handler): report the message only, never a host stack.
-  return { ok: false, code: 'function_error', m: message.slice(0, 4096) };
+  // a stack overflow inside the error handler): report the message only (redacted), never a host stack.
+  return { ok: false, code: 'function_error', m: message.slice(0, MAX_ERROR_MESSAGE_CHARS + ISOLATE_CUT_MARGIN), mMax: MAX_ERROR_MESSAGE_CHARS };
+}
+
+/** The gateway answered the invocation already (a per-invocation cap): stop it without a word. */
+function abort(i: number): void {
+  const inv = invocations.get(i);
+  if (!inv) return;
+  inv.answered = true;
+  inv.closed = true;
+  clearTimeout(inv.timer);
+  invocations.delete(i);
+  if (inv.sb) disposeSandbox(inv.sb);
+  else waiting.splice(waiting.indexOf(inv), 1);
 }
 
 function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   const inv = invocations.get(m.i);
   if (!inv || inv.closed || !inv.enter) return;
+  for (const v of m.x ?? []) if (typeof v === 'string') inv.values.add(v);
   inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
 }
 
 process.on('message', (m: ToWorker) => {
   if (m.t === 'run') receive(m);
   else if (m.t === 'sec') onSecretAnswer(m);
+  else if (m.t === 'abort') abort(m.i);
 });
+// Never Node's default report: an error's text may hold a value. The pool restarts the worker.
+const die = (what: string) => (err: unknown) => {
+  const code = (err as { code?: unknown })?.code;
+  process.stderr.write(`coffer worker: ${what} (${typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code : 'no code'}); exiting\n`);
+  process.exit(70);
+};
+process.on('uncaughtException', die('uncaught exception'));
+process.on('unhandledRejection', die('unhandled rejection'));
 // The gateway went away: nothing left to serve. ('error' on process only comes from the IPC channel,
 // e.g. EPIPE for a message sent as the gateway closed.)
 process.on('disconnect', () => process.exit(0));

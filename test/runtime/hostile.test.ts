@@ -199,8 +199,7 @@ describe('escape attempts', () => {
         for (let i = 0; i < 50; i++) await null;
         try { await tailor.secretmanager.getSecret('default', 'test-secret-2'); } catch {}
       })();
-      new FinalizationRegistry(() => tailor.secretmanager.getSecret('default', 'test-secret-2')).register({}, 1);
-      return 'returned';
+      return typeof FinalizationRegistry === 'undefined' ? 'returned' : 'FinalizationRegistry exists';
     }`, {}, reader);
     expect(outcome).toMatchObject({ ok: true, result: 'returned' });
     await new Promise((r) => setTimeout(r, 300));

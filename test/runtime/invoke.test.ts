@@ -218,6 +218,12 @@ describe('secrets', () => {
     expect(JSON.stringify(outcome)).not.toContain('first-secret-value');
   });
 
+  it('a value shorter than 8 characters is not redacted (a marker would confirm a guess of it)', async () => {
+    SECRETS.nums = { short: '9876543' };
+    const { outcome } = await run(rt, `export default async () => { const v = await tailor.secretmanager.getSecret('nums', 'short'); console.log(v); return v; }`);
+    expect(outcome).toMatchObject({ ok: true, result: '9876543', logs: [{ message: '9876543' }] });
+  });
+
   it('a secret returned as a number-like value is still redacted', async () => {
     SECRETS_NUM();
     const { outcome } = await run(rt, `export default async () => { const v = await tailor.secretmanager.getSecret('nums', 'pin'); return { asNumber: Number(v), list: [Number(v)] }; }`);
@@ -226,7 +232,7 @@ describe('secrets', () => {
 });
 
 import { SECRETS } from './fixtures.ts';
-function SECRETS_NUM() { SECRETS.nums = { pin: '987654' }; }
+function SECRETS_NUM() { SECRETS.nums = { pin: '98765432' }; }
 
 describe('validate', () => {
   const limits = { timeoutMs: 1000, memoryMb: 64 };
