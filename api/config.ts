@@ -16,6 +16,7 @@ const envSchema = z.object({
   COFFER_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
 
 export interface Config {
@@ -35,8 +36,10 @@ export interface Config {
   maxQueue?: number;
   /** OAuth issuer / audience base; defaults to the listen address. */
   issuer?: string;
-  /** Failed OAuth token requests allowed per client id and per source address per minute. */
+  /** Failed OAuth token requests allowed per source address per minute. */
   tokenFailuresPerMinute: number;
+  /** Failed-authentication audit rows per source address per minute; the excess is counted in one row. */
+  authFailureRowsPerMinute: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -60,5 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueue: e.COFFER_MAX_QUEUE,
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
+    authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
   };
 }

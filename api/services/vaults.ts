@@ -30,7 +30,7 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
         });
         if (!vault) throw new CofferError('already_exists', `a vault named "${input.name}" already exists`);
         await vaultsRepo.upsertGrant(tx, { id: newId('grt'), vaultId: vault.id, principalId: actor.principal.id, role: 'manager', createdBy: actor.principal.id });
-        await audit.append({ action: 'vault.create', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'vault.create', outcome: 'allowed', vaultId: vault.id, vault: vault.name, ...actorFields(actor) }, tx);
         return { vault, role: 'manager' as VaultRole };
       });
     },
@@ -43,7 +43,7 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
       const { vault } = await authorizeVault(actor, name, 'vault.delete');
       await inTransaction(db, async (tx) => {
         await vaultsRepo.deleteVault(tx, vault.id);
-        await audit.append({ action: 'vault.delete', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'vault.delete', outcome: 'allowed', vaultId: vault.id, vault: vault.name, ...actorFields(actor) }, tx);
       });
     },
 
@@ -76,7 +76,8 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
           throw new CofferError('last_manager', 'the last manager of a vault cannot be downgraded; add another manager first');
         }
         await audit.append({
-          action: 'grant.create', outcome: 'allowed', vault: vault.name, workspace: input.workspace ?? null,
+          action: 'grant.create', outcome: 'allowed', vaultId: vault.id, vault: vault.name, workspace: input.workspace ?? null,
+          workspaceId: holder.workspaceId ?? null,
           detail: { grantId: grant.id, role: input.role, principalId: holder.principalId ?? null, previousRole: previousRole ?? null },
           ...actorFields(actor),
         }, tx);
