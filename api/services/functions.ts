@@ -56,7 +56,7 @@ export function createFunctionService(deps: {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
-  const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs });
+  const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
 
   async function findFunctionOr404(workspace: Workspace, name: string) {
     const fn = await fnRepo.findFunction(db, workspace.id, name);
