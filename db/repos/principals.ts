@@ -16,6 +16,12 @@ export async function findPrincipal(db: Db, id: string) {
   return row;
 }
 
+/** Locks the principal's row for the rest of the transaction (state changes run one at a time). */
+export async function lockPrincipal(db: Db, id: string) {
+  const [row] = await db.select().from(principals).where(eq(principals.id, id)).for('update');
+  return row;
+}
+
 export async function findPrincipalByName(db: Db, kind: 'user' | 'service_account', name: string) {
   const [row] = await db.select().from(principals).where(and(eq(principals.kind, kind), eq(principals.name, name)));
   return row;
