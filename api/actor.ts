@@ -12,7 +12,10 @@ export interface AuthPrincipal {
 
 export interface Actor {
   principal: AuthPrincipal;
+  /** The server's own request id. */
   requestId: string;
+  /** The X-Request-Id the client sent, if any. */
+  clientRequestId?: string;
 }
 
 /** The audit fields that identify who did something. */
@@ -20,4 +23,5 @@ export const actorFields = (actor: Actor) => ({
   actorId: actor.principal.id,
   actorKind: actor.principal.kind,
   requestId: actor.requestId,
+  clientRequestId: actor.clientRequestId ?? null,
 });

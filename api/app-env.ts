@@ -3,7 +3,10 @@ import type { AuthPrincipal } from './actor.ts';
 /** Typed context variables every Coffer handler can rely on. */
 export interface AppEnv {
   Variables: {
+    /** The server's own id for this request (never the client's). */
     requestId: string;
+    /** A well-formed X-Request-Id the client sent, kept apart from ours. */
+    clientRequestId?: string;
     principal: AuthPrincipal;
   };
 }

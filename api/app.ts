@@ -7,7 +7,10 @@ import type { Keyring } from './crypto/keyring.ts';
 import type { Logger } from './logger.ts';
 import { CofferError } from './errors.ts';
 import { createErrorHandler, errorBody } from './error-handler.ts';
-import { requestContext } from './middleware/request-id.ts';
+import { requestContext, serverRequestId } from './middleware/request-id.ts';
+import { sourceAddress } from './middleware/source-address.ts';
+import { routePath } from 'hono/route';
+import { storableText } from './storable-text.ts';
 import { authenticate, type Authenticator } from './middleware/auth.ts';
 import { createServices } from './services/index.ts';
 import { createApiKeyAuthenticator } from './services/api-key-auth.ts';
@@ -32,23 +35,29 @@ export interface AppDeps {
   logger: Logger;
   /** OAuth issuer URL (also the base of the token audience); a getter because the port is known only after listening. */
   issuer: () => string;
-  /** Failed token requests allowed per client id and per source address per minute. */
-  tokenFailuresPerMinute?: number;
+  /** Failed token requests allowed per source address per minute (defaults: api/config.ts). */
+  tokenFailuresPerMinute: number;
+  /** Failed-authentication audit rows per source address per minute; the rest are counted in one row. */
+  authFailureRowsPerMinute: number;
   /** The function runtime (started on first use by the server); closed by whoever created it. */
   runtime: Runtime;
-  invocationRetentionMs?: number;
+  invocationRetentionMs: number;
 }
+
+/** How much of a request path an audit row keeps (the route pattern is kept whole). */
+const AUDITED_PATH_CHARS = 256;
 
 export function createApp(deps: AppDeps) {
   const { database, keyring, logger } = deps;
   const services = createServices({
     db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime,
-    invocationRetentionMs: deps.invocationRetentionMs ?? 24 * 3600_000,
-    issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute ?? 10,
+    invocationRetentionMs: deps.invocationRetentionMs,
+    issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute, authFailureRowsPerMinute: deps.authFailureRowsPerMinute,
   });
   const { signingKeys, oauthTokens, serviceAccounts } = services;
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use('*', serverRequestId());
   app.use('*', requestContext(logger));
   // Enforced on the stream, so chunked bodies without Content-Length are cut off too.
   app.use('*', bodyLimit({
@@ -68,9 +77,12 @@ export function createApp(deps: AppDeps) {
   ];
   app.use('/v1/*', authenticate({
     authenticators,
-    onFailure: (c, reason) => services.audit.append({
-      action: 'auth.failed', outcome: 'denied', requestId: c.get('requestId'), detail: { reason, path: c.req.path },
-    }),
+    // The route pattern says what was attempted; the path itself is attacker text, so only a
+    // bounded, storable prefix of it is kept. The request is refused whether or not the row lands.
+    onFailure: (c, reason) => services.failureAudit.record(sourceAddress(c), {
+      action: 'auth.failed', outcome: 'denied', requestId: c.get('requestId'), clientRequestId: c.get('clientRequestId'),
+      detail: { reason, method: c.req.method, route: routePath(c, -1), path: storableText(c.req.path, AUDITED_PATH_CHARS) },
+    }).catch((err) => logger.warn({ requestId: c.get('requestId'), err: { code: (err as { code?: string })?.code } }, 'could not audit a failed authentication')),
   }));
   app.route('/', vaultRoutes(services.vaults));
   app.route('/', secretRoutes(services.secrets));

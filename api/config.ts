@@ -20,6 +20,7 @@ const envSchema = z.object({
   COFFER_MAX_DENIED_READS_PER_INVOCATION: z.coerce.number().int().min(0).max(1000).optional(),
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
 
 export interface Config {
@@ -45,8 +46,10 @@ export interface Config {
   maxDeniedReadsPerInvocation?: number;
   /** OAuth issuer / audience base; defaults to the listen address. */
   issuer?: string;
-  /** Failed OAuth token requests allowed per client id and per source address per minute. */
+  /** Failed OAuth token requests allowed per source address per minute. */
   tokenFailuresPerMinute: number;
+  /** Failed-authentication audit rows per source address per minute; the excess is counted in one row. */
+  authFailureRowsPerMinute: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -74,5 +77,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDeniedReadsPerInvocation: e.COFFER_MAX_DENIED_READS_PER_INVOCATION,
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
+    authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
   };
 }

@@ -1,21 +1,38 @@
 // The one place errors become responses: {"error": {"code", "message", "requestId"}}.
-// Unexpected errors are logged in full and answered with a bare 500; database outages are 503.
+// Unexpected errors are logged and answered with a bare 500. Database errors are translated here
+// and nowhere else, the same on both drivers: a unique-constraint conflict (a race two requests ran)
+// is 409 already_exists, an outage is 503 unavailable.
 import type { Context, ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './app-env.ts';
 import { CofferError, ERROR_CODES, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P02', '57P03', '53300']);
+import { isDatabaseUnavailable, uniqueViolation } from './database-errors.ts';
 
-export function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    if (e instanceof Error && /PGlite is closed|database is closed/i.test(e.message)) return true;
+export { isDatabaseUnavailable };
+
+/** What each unique constraint protects, for the 409 message (see db/schema.ts). */
+const UNIQUE_CONSTRAINTS: Record<string, string> = {
+  principals_kind_name_uq: 'a user or service account with that name already exists',
+  vaults_name_uq: 'a vault with that name already exists',
+  vault_name_tombstones_pkey: 'that vault name is reserved',
+  workspaces_name_uq: 'a workspace with that name already exists',
+  secrets_vault_name_uq: 'a secret with that name already exists',
+  functions_workspace_name_uq: 'a function with that name already exists',
+};
+
+/** A database error as a coded error, or undefined when it is not one we translate (a bug: 500). */
+export function translateDatabaseError(err: unknown): CofferError | undefined {
+  const unique = uniqueViolation(err);
+  if (unique) {
+    const message = (unique.constraint && UNIQUE_CONSTRAINTS[unique.constraint]) ?? 'it already exists';
+    return new CofferError('already_exists', `${message} (created by a concurrent request)`);
   }
-  return false;
+  if (isDatabaseUnavailable(err)) {
+    return new CofferError('unavailable', 'the database is unavailable; nothing was changed, try again', { headers: { 'Retry-After': '5' } });
+  }
+  return undefined;
 }
 
 export function errorBody(code: ErrorCode | string, message: string, requestId: string | undefined, details?: Record<string, unknown>) {
@@ -30,18 +47,29 @@ function fromHttpException(err: HTTPException): CofferError {
   return new CofferError(code, err.message || 'request refused');
 }
 
+function codeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
 export function createErrorHandler(logger: Logger): ErrorHandler<AppEnv> {
   return (err: Error, c: Context<AppEnv>) => {
     const requestId = c.get('requestId');
     let coded: CofferError;
     if (err instanceof CofferError) coded = err;
     else if (err instanceof HTTPException) coded = fromHttpException(err);
-    else if (isDatabaseUnavailable(err)) {
-      logger.warn({ requestId, err: { message: err.message, code: (err as { code?: string }).code } }, 'database unavailable');
-      coded = new CofferError('unavailable', 'the database is unavailable; nothing was changed, try again', { headers: { 'Retry-After': '5' } });
-    } else {
-      logger.error({ requestId, err }, 'unhandled error');
-      coded = new CofferError('internal', 'internal error');
+    else {
+      const translated = translateDatabaseError(err);
+      // Only the driver's code: drizzle's message repeats the query's parameters.
+      const message = err.name === 'DrizzleQueryError' && err.cause instanceof Error ? err.cause.message : err.message;
+      const summary = { message: translated ? undefined : message, code: codeOf(err), name: err.name };
+      if (translated?.code === 'unavailable') logger.warn({ requestId, err: summary }, 'database unavailable');
+      else if (translated) logger.info({ requestId, err: summary }, 'unique constraint conflict');
+      else logger.error({ requestId, err: { ...summary, stack: err.stack?.split('\n').slice(1, 8).join('\n') } }, 'unhandled error');
+      coded = translated ?? new CofferError('internal', 'internal error');
     }
     for (const [k, v] of Object.entries(coded.headers ?? {})) c.header(k, v);
     return c.json(errorBody(coded.code, coded.message, requestId, coded.details), coded.status as 400);

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   forbidden: 403,
   not_found: 404,
   already_exists: 409,
+  name_reserved: 409,
   conflict: 409,
   last_manager: 409,
   last_owner: 409,

@@ -64,7 +64,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     const issuer = () => config.issuer ?? listeningUrl ?? `http://${config.host}:${config.port}`;
     const { app, services } = createApp({
       database, keyring, logger, runtime, invocationRetentionMs: config.invocationRetentionMs,
-      issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute,
+      issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute, authFailureRowsPerMinute: config.authFailureRowsPerMinute,
     });
     const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
 
@@ -85,6 +85,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await services.functions.close();
+        await services.failureAudit.close();
         await runtime.close();
         if (!options.database) await database.close();
       },

@@ -32,6 +32,8 @@ export const principals = pgTable('principals', {
   authKind: text('auth_kind', { enum: ['api_key', 'oauth'] }),
   /** Service accounts only: the principal that created (owns) it. */
   ownerId: text('owner_id'),
+  /** Deactivated by an instance admin: only an admin may reactivate it (the owner may not). */
+  deactivatedByAdmin: boolean('deactivated_by_admin').notNull().default(false),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [uniqueIndex('principals_kind_name_uq').on(t.kind, t.name)]);
@@ -203,8 +205,17 @@ export const auditEvents = pgTable('audit_events', {
   detail: jsonb('detail'),
   prevHash: text('prev_hash').notNull(),
   hash: text('hash').notNull(),
+  // Added by issue 11. Rows reference vaults and workspaces by id (the name columns are for
+  // display): a name can be reused, an id never is. Rows written before are hash version 1 (their
+  // hash does not cover these columns; vault_id was filled in by the migration where certain).
+  vaultId: text('vault_id'),
+  workspaceId: text('workspace_id'),
+  /** The X-Request-Id the client sent, kept apart from the server's own request_id. */
+  clientRequestId: text('client_request_id'),
+  hashVersion: integer('hash_version').notNull().default(1),
 }, (t) => [
   index('audit_vault_idx').on(t.vault, t.seq),
+  index('audit_vault_id_idx').on(t.vaultId, t.seq),
   index('audit_actor_idx').on(t.actorId, t.seq),
   index('audit_at_idx').on(t.at),
 ]);
@@ -214,6 +225,20 @@ export const auditHead = pgTable('audit_head', {
   id: integer('id').primaryKey(),
   lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
   lastHash: text('last_hash').notNull(),
+});
+
+// ---- issue 11: vault name tombstones ----
+
+/**
+ * A deleted vault's name stays reserved here, so nobody can re-create it and pass for it (to
+ * workspaces whose functions still name it, or to people reading the trail). An admin may release it.
+ */
+export const vaultNameTombstones = pgTable('vault_name_tombstones', {
+  name: text('name').primaryKey(),
+  /** Null for names whose deletion predates tombstones (found in the trail by the migration). */
+  vaultId: text('vault_id'),
+  deletedBy: text('deleted_by'),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
 export type Principal = typeof principals.$inferSelect;

@@ -4,6 +4,8 @@ import crypto from 'node:crypto';
 import type { Db } from '../../db/client.ts';
 import { ensureAuditHead, appendAuditRows, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
 import { newId } from '../crypto/credentials.ts';
+import { storableJson, storableText } from '../storable-text.ts';
+import { isDatabaseUnavailable } from '../database-errors.ts';
 
 export interface AuditEntry {
   action: string;
@@ -11,9 +13,14 @@ export interface AuditEntry {
   actorId?: string | null;
   actorKind?: string | null;
   requestId?: string | null;
+  /** The X-Request-Id the client sent, if any: recorded, never mistaken for the server's own id. */
+  clientRequestId?: string | null;
+  /** The vault by id (what filters and access use); `vault` is its name, for display. */
+  vaultId?: string | null;
   vault?: string | null;
   secret?: string | null;
   version?: number | null;
+  workspaceId?: string | null;
   workspace?: string | null;
   function?: string | null;
   invocationId?: string | null;
@@ -32,11 +39,17 @@ function sortedJson(value: unknown): unknown {
   return value;
 }
 
+/** The hash version new rows get: 2 also covers the resource ids and the client's request id. */
+const HASH_VERSION = 2;
+
 function canonical(row: Hashed): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     row.id, row.at.toISOString(), row.requestId, row.actorId, row.actorKind, row.action, row.outcome,
     row.vault, row.secret, row.version, row.workspace, row.function, row.invocationId, sortedJson(row.detail ?? null),
-  ]);
+  ];
+  // Version 1 rows (written before these columns existed) keep the text they were hashed with.
+  if ((row.hashVersion ?? 1) >= 2) fields.push(2, row.vaultId ?? null, row.workspaceId ?? null, row.clientRequestId ?? null);
+  return JSON.stringify(fields);
 }
 
 export function rowHash(prevHash: string, row: Hashed): string {
@@ -57,27 +70,47 @@ export interface AuditLog {
 
 /** The most rows one group commit writes. */
 const MAX_GROUP = 32;
+/** Longest identifier or name column, and longest string inside `detail`. */
+const MAX_FIELD_CHARS = 256;
+const MAX_DETAIL_STRING_CHARS = 512;
 
+const field = (value: string | null | undefined) => (value == null ? null : storableText(value, MAX_FIELD_CHARS));
+
+/** Every text is made storable here, so a caller's hostile string cannot fail anyone's statement. */
 function toRow(entry: AuditEntry): Hashed {
   return {
     id: newId('aud'),
     at: new Date(),
-    requestId: entry.requestId ?? null,
-    actorId: entry.actorId ?? null,
-    actorKind: entry.actorKind ?? null,
-    action: entry.action,
+    requestId: field(entry.requestId),
+    clientRequestId: field(entry.clientRequestId),
+    actorId: field(entry.actorId),
+    actorKind: field(entry.actorKind),
+    action: storableText(entry.action, MAX_FIELD_CHARS),
     outcome: entry.outcome,
-    vault: entry.vault ?? null,
-    secret: entry.secret ?? null,
+    vaultId: field(entry.vaultId),
+    vault: field(entry.vault),
+    secret: field(entry.secret),
     version: entry.version ?? null,
-    workspace: entry.workspace ?? null,
-    function: entry.function ?? null,
-    invocationId: entry.invocationId ?? null,
-    detail: entry.detail ?? null,
+    workspaceId: field(entry.workspaceId),
+    workspace: field(entry.workspace),
+    function: field(entry.function),
+    invocationId: field(entry.invocationId),
+    detail: entry.detail == null ? null : storableJson(entry.detail, { maxString: MAX_DETAIL_STRING_CHARS }) as Record<string, unknown>,
+    hashVersion: HASH_VERSION,
   };
 }
 
-export function createAuditLog(db: Db): AuditLog {
+/** Stands in for a row the database refused on its own: says what was refused, carries none of its text. */
+function refusalRow(refused: Hashed, err: unknown): Hashed {
+  const code = (err as { code?: unknown })?.code ?? (err as { cause?: { code?: unknown } })?.cause?.code;
+  return toRow({
+    action: 'audit.row_refused', outcome: 'denied', requestId: refused.requestId, actorId: refused.actorId, actorKind: refused.actorKind,
+    vaultId: refused.vaultId, workspaceId: refused.workspaceId,
+    detail: { refusedId: refused.id, refusedAction: refused.action, error: typeof code === 'string' ? code : 'unknown' },
+  });
+}
+
+export function createAuditLog(db: Db, options: { onRefused?: (row: Hashed, err: unknown) => void } = {}): AuditLog {
   type Waiting = { row: Hashed; canonical: string; done: (err?: unknown) => void };
   let queue: Waiting[] = [];
   let writing = false;
@@ -99,15 +132,44 @@ export function createAuditLog(db: Db): AuditLog {
         await appendAuditRows(db, group);
         for (const w of group) w.done();
       } catch (err) {
-        for (const w of group) w.done(err);
+        await isolate(group, err);
       }
     }
     writing = false;
   }
 
+  /**
+   * A group commit failed. With the database gone, every row fails alike. Otherwise one row may be
+   * to blame: retry each row alone, so the others commit, and put a refusal row (value-free) in the
+   * chain for each row the database still refuses, so the gap is itself on the trail.
+   */
+  async function isolate(group: Waiting[], groupErr: unknown) {
+    if (group.length === 1 || isDatabaseUnavailable(groupErr)) {
+      if (group.length === 1 && !isDatabaseUnavailable(groupErr)) await recordRefusal(group[0].row, groupErr);
+      for (const w of group) w.done(groupErr);
+      return;
+    }
+    for (const w of group) {
+      try {
+        await appendAuditRows(db, [w]);
+        w.done();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err)) await recordRefusal(w.row, err);
+        w.done(err);
+      }
+    }
+  }
+
+  async function recordRefusal(row: Hashed, err: unknown) {
+    options.onRefused?.(row, err);
+    const refusal = refusalRow(row, err);
+    await appendAuditRows(db, [{ row: refusal, canonical: canonical(refusal) }]).catch(() => {});
+  }
+
   return {
     async append(entry, tx) {
       const row = toRow(entry);
+      // Inside a transaction the row stands or falls with the caller's change, by design.
       if (tx) return appendAuditRows(tx, [{ row, canonical: canonical(row) }]);
       return enqueue([row]);
     },

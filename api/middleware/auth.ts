@@ -45,5 +45,5 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
 }
 
 export function actorOf(c: Context<AppEnv>): Actor {
-  return { principal: c.get('principal'), requestId: c.get('requestId') };
+  return { principal: c.get('principal'), requestId: c.get('requestId'), clientRequestId: c.get('clientRequestId') };
 }

@@ -1,4 +1,4 @@
-// The permission tables as data. Vault roles follow shared/reference/tecton-secrets.txt:
+// The permission tables as data. Vault roles follow Tecton's secret-scope permissions:
 // a reader reads values only; a writer also lists keys and writes; a manager also edits grants and
 // deletes the vault. Instance admins may do everything. Anyone may create a vault.
 import type { VaultRole, WorkspaceRole } from '../../db/schema.ts';
@@ -35,6 +35,11 @@ export const WORKSPACE_ACTIONS = {
   'members.view': 'viewer',
   'members.edit': 'owner',
   'workspace.delete': 'owner',
+  /**
+   * Accepting a vault grant for the workspace (its functions then read that vault): owners, who
+   * answer for what the workspace may do, not editors, who only deploy into it.
+   */
+  'grants.accept': 'owner',
 } as const satisfies Record<string, WorkspaceRole>;
 
 export type WorkspaceAction = keyof typeof WORKSPACE_ACTIONS;

@@ -3,7 +3,7 @@
 // RFC 6749 §5.2's own error format, not Coffer's error envelope, because OAuth clients parse it.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import { sourceAddress } from '../middleware/source-address.ts';
 import type { AppEnv } from '../app-env.ts';
 import { createRouter, commonErrors, jsonResponse, BEARER } from './openapi.ts';
 import { actorOf } from '../middleware/auth.ts';
@@ -14,15 +14,6 @@ const FORM = 'application/x-www-form-urlencoded';
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 const BASIC_CHALLENGE = 'Basic realm="coffer"';
 const TOKEN_PARAMS = ['grant_type', 'client_id', 'client_secret', 'scope'] as const;
-
-/** The address the connection came from. Forwarded-for headers are not trusted: anyone can send them. */
-function sourceAddress(c: Context<AppEnv>): string {
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** RFC 6749 appendix B: Basic credentials are form-urlencoded before base64 (so '+' is a space). */
 function formDecode(value: string): string {
@@ -107,17 +98,15 @@ export function oauthRoutes(tokens: OAuthTokens, signingKeys: SigningKeys) {
   });
 
   r.post('/oauth2/token', async (c) => {
-    const ctx: TokenRequestContext = { source: sourceAddress(c), requestId: c.get('requestId') };
-    // Blocked callers are turned away before anything is checked, and not audited: under attack
-    // that would be one row per guess; the request log line is enough.
+    const ctx: TokenRequestContext = { source: sourceAddress(c), requestId: c.get('requestId'), clientRequestId: c.get('clientRequestId') };
+    // Addresses with too many recent failures are turned away before anything is checked, and not
+    // audited (their failures already were); other addresses, and so the real client, are not affected.
     const tooMany = (wait: number) => c.json({ error: 'temporarily_unavailable', error_description: 'too many failed attempts; try again later' },
       429, { ...NO_STORE, 'Retry-After': String(wait) });
     try {
-      let wait = tokens.retryAfter(ctx);
+      const wait = tokens.retryAfter(ctx);
       if (wait > 0) return tooMany(wait);
       const request = await readTokenRequest(c, ctx);
-      wait = tokens.retryAfter(ctx);
-      if (wait > 0) return tooMany(wait);
       return c.json(await tokens.issue(request, ctx), 200, NO_STORE);
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err;

@@ -10,6 +10,7 @@ import type { Principal } from '../../db/schema.ts';
 const Auth = z.enum(['api_key', 'oauth']);
 const ServiceAccountSchema = z.object({
   id: z.string(), name: z.string(), description: z.string().nullable(), auth: Auth, active: z.boolean(), ownerId: z.string().nullable(),
+  deactivatedByAdmin: z.boolean().openapi({ description: 'Deactivated by an admin: only an admin can reactivate it' }),
   clientId: z.string().nullable().openapi({ description: 'OAuth accounts: the client_id for /oauth2/token (the account id)' }),
   createdAt: Timestamp, updatedAt: Timestamp,
 }).openapi('ServiceAccount');
@@ -26,7 +27,7 @@ const SecretParam = AccountParam.extend({ secretId: Id.openapi({ param: { name: 
 
 const presentAccount = (a: Principal) => ({
   id: a.id, name: a.name, description: a.description, auth: a.authKind ?? 'api_key', active: a.active, ownerId: a.ownerId,
-  clientId: a.authKind === 'oauth' ? a.id : null, createdAt: iso(a.createdAt)!, updatedAt: iso(a.updatedAt)!,
+  deactivatedByAdmin: a.deactivatedByAdmin, clientId: a.authKind === 'oauth' ? a.id : null, createdAt: iso(a.createdAt)!, updatedAt: iso(a.updatedAt)!,
 });
 const presentSecret = (s: ClientSecret) => ({ id: s.id, prefix: s.prefix, active: s.active, createdAt: iso(s.createdAt)!, lastUsedAt: iso(s.lastUsedAt) });
 

@@ -35,6 +35,12 @@ export function userRoutes(users: UserService) {
     request: { params: UserParam }, responses: { 200: jsonResponse(UserSchema, 'User'), ...commonErrors } }),
   async (c) => c.json(presentUser(await users.get(actorOf(c), c.req.valid('param').id)), 200));
 
+  r.openapi(createRoute({ method: 'patch', path: '/v1/users/{id}', tags, security: BEARER,
+    summary: 'Deactivate or reactivate a user (admin). A deactivated user\'s API keys, and the service accounts they own, stop working on the next request',
+    request: { params: UserParam, body: jsonBody(z.strictObject({ active: z.boolean() })) },
+    responses: { 200: jsonResponse(UserSchema, 'Updated'), ...commonErrors } }),
+  async (c) => c.json(presentUser(await users.setActive(actorOf(c), c.req.valid('param').id, c.req.valid('json').active)), 200));
+
   r.openapi(createRoute({ method: 'get', path: '/v1/users/{id}/api-keys', tags, security: BEARER, summary: 'List API keys, metadata only (admin or self)',
     request: { params: UserParam }, responses: { 200: jsonResponse(z.object({ apiKeys: z.array(ApiKeySchema) }), 'Keys'), ...commonErrors } }),
   async (c) => {

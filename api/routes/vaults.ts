@@ -77,5 +77,24 @@ export function vaultRoutes(vaults: VaultService) {
     return c.body(null, 204);
   });
 
+  const ReservedName = z.object({
+    name: z.string(), formerVaultId: z.string().nullable(), deletedBy: z.string().nullable(), deletedAt: Timestamp,
+  }).openapi('ReservedVaultName');
+
+  r.openapi(createRoute({ method: 'get', path: '/v1/admin/vault-names', tags: ['Vaults'], security: BEARER,
+    summary: 'Names of deleted vaults, reserved until released (admin)',
+    responses: { 200: jsonResponse(z.object({ names: z.array(ReservedName) }), 'Reserved names'), ...commonErrors } }),
+  async (c) => c.json({ names: (await vaults.listReservedNames(actorOf(c))).map((t) => ({
+    name: t.name, formerVaultId: t.vaultId, deletedBy: t.deletedBy, deletedAt: iso(t.deletedAt)!,
+  })) }, 200));
+
+  r.openapi(createRoute({ method: 'delete', path: '/v1/admin/vault-names/{vault}', tags: ['Vaults'], security: BEARER,
+    summary: 'Release a deleted vault\'s name so a new vault may take it (admin); the old vault\'s audit trail stays under its id',
+    request: { params: VaultParam }, responses: { 204: { description: 'Released' }, ...commonErrors } }),
+  async (c) => {
+    await vaults.releaseName(actorOf(c), c.req.valid('param').vault);
+    return c.body(null, 204);
+  });
+
   return r;
 }

@@ -36,7 +36,10 @@ export function createAccessTokenAuthenticator(deps: { db: Db; signingKeys: Sign
       claims = verified.payload as AccessTokenClaims;
     } catch (err) {
       if (err instanceof errors.JWTExpired) return { error: 'expired_token', description: 'the access token has expired' };
-      return invalid;
+      // Only a token jose refused is invalid. Anything else (the signing-key lookup failing with
+      // the database) is ours, not the caller's: it goes to the error handler (503 unavailable).
+      if (err instanceof errors.JOSEError || err instanceof TypeError) return invalid;
+      throw err;
     }
     if (typeof claims.csid !== 'string' || typeof claims.scope !== 'string' || !claims.scope.split(' ').includes(DEFAULT_SCOPE)) return invalid;
 
@@ -45,6 +48,7 @@ export function createAccessTokenAuthenticator(deps: { db: Db; signingKeys: Sign
       return { error: 'revoked_token', description: 'the client secret or account that issued this access token no longer exists' };
     }
     if (!row.account.active) return { error: 'inactive_principal', description: 'the account is deactivated' };
+    if (!row.ownerActive) return { error: 'inactive_owner', description: 'the account\'s owner is deactivated' };
     if (!row.secret.active) return { error: 'revoked_token', description: 'the client secret that issued this access token is deactivated' };
     const { account } = row;
     return { principal: { id: account.id, kind: 'service_account', name: account.name, isAdmin: account.isAdmin, via: 'oauth', credentialId: claims.jti } };

@@ -21,6 +21,7 @@ export function createApiKeyAuthenticator(db: Db, accessCache?: AccessCachePolic
     if (!row || !constantTimeEqual(row.key.hash, hash)) return invalid;
     if (row.key.revokedAt) return { error: 'revoked_api_key', description: 'the API key was revoked' };
     if (!row.principal.active) return { error: 'inactive_principal', description: 'the account is deactivated' };
+    if (!row.ownerActive) return { error: 'inactive_owner', description: 'the account\'s owner is deactivated' };
     const now = new Date();
     if (!row.key.lastUsedAt || now.getTime() - row.key.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
       await touchApiKey(db, row.key.id, now);

@@ -56,7 +56,7 @@ export function createFunctionService(deps: {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
-  const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs });
+  const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
 
   async function findFunctionOr404(workspace: Workspace, name: string) {
     const fn = await fnRepo.findFunction(db, workspace.id, name);
@@ -111,7 +111,7 @@ export function createFunctionService(deps: {
           timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, exposeSecrets: input.exposeSecrets ?? false, deployedBy: actor.principal.id,
         });
         await audit.append({
-          action: 'function.deploy', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor),
+          action: 'function.deploy', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor),
           detail: { functionVersion: version, codeHash, ...limits, exposeSecrets: input.exposeSecrets ?? false },
         }, tx);
         const active = await fnRepo.findVersionMeta(tx, fn.id, version);
@@ -137,7 +137,7 @@ export function createFunctionService(deps: {
       await records.flush();
       await inTransaction(db, async (tx) => {
         await fnRepo.deleteFunction(tx, fn.id);
-        await audit.append({ action: 'function.delete', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'function.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor) }, tx);
       });
     },
 
@@ -164,7 +164,7 @@ export function createFunctionService(deps: {
         const updated = await fnRepo.setActiveVersion(tx, fn.id, version);
         if (!updated) throw notFound('function');
         await audit.append({
-          action: 'function.activate', outcome: 'allowed', workspace: workspace.name, function: name, ...actorFields(actor),
+          action: 'function.activate', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor),
           detail: { functionVersion: version, previousVersion: fn.activeVersion },
         }, tx);
         return { fn: updated, active: target };

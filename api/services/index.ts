@@ -2,6 +2,7 @@
 import type { Db } from '../../db/client.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
+import { createFailureThrottle } from '../audit/failure-throttle.ts';
 import { createVaultAccess } from './vault-access.ts';
 import { createVaultService } from './vaults.ts';
 import { createSecretService } from './secrets.ts';
@@ -27,11 +28,16 @@ export interface ServiceDeps {
   /** OAuth issuer URL; a getter because the port is known only after listening. */
   issuer: () => string;
   tokenFailuresPerMinute: number;
+  authFailureRowsPerMinute: number;
 }
 
 export function createServices(deps: ServiceDeps) {
   const { db, keyring } = deps;
-  const audit = createAuditLog(db);
+  const audit = createAuditLog(db, {
+    onRefused: (row, err) => deps.logger.error({ auditId: row.id, action: row.action, requestId: row.requestId, err: { code: (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code } },
+      'the database refused an audit row; its refusal is on the trail instead'),
+  });
+  const failureAudit = createFailureThrottle(audit, { rowsPerWindow: deps.authFailureRowsPerMinute, windowMs: 60_000 });
   const authorizeVault = createVaultAccess({ db, audit });
   const secrets = createSecretService({ db, audit, keyring, authorizeVault, accessCache: deps.accessCache });
   const workspaces = createWorkspaceService({ db, audit });
@@ -39,6 +45,7 @@ export function createServices(deps: ServiceDeps) {
   const signingKeys = createSigningKeys({ db, keyring });
   return {
     audit,
+    failureAudit,
     authorizeVault,
     vaults: createVaultService({ db, audit, authorizeVault }),
     secrets,
@@ -50,7 +57,7 @@ export function createServices(deps: ServiceDeps) {
     users,
     signingKeys,
     oauthTokens: createOAuthTokens({
-      db, audit, signingKeys, issuer: deps.issuer,
+      db, audit, failureAudit, signingKeys, issuer: deps.issuer,
       limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute, windowMs: 60_000 }),
     }),
     serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),

@@ -1,12 +1,17 @@
 // The OAuth 2.0 client-credentials grant (RFC 6749 §4.4): authenticates a service account by its
 // client id and one of its client secrets and mints a short-lived JWT access token (RFC 9068).
-// Errors follow RFC 6749 §5.2, never saying whether the id or the secret was wrong; every refusal
-// counts against the caller's address and claimed client id and leaves an audit row.
+// Errors follow RFC 6749 §5.2, never saying whether the id or the secret was wrong. Every refusal
+// counts against the caller's source address, and only that: counting per client id would let
+// anyone who knows an id (viewers, grant lists, audit rows show them) lock the real client out, and
+// a 256-bit secret cannot be guessed by spreading attempts over addresses anyway. So a request that
+// presents a correct, active secret is never refused for failures from elsewhere. Refusals are
+// audited through the per-address failure throttle (api/audit/failure-throttle.ts).
 import { SignJWT } from 'jose';
 import { inTransaction, type Db } from '../../db/client.ts';
 import * as accountsRepo from '../../db/repos/service-accounts.ts';
 import { hashCredential, constantTimeEqual, newId } from '../crypto/credentials.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { FailureThrottle } from '../audit/failure-throttle.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import { requireAdmin } from './vault-access.ts';
 import type { FailureLimiter } from './rate-limit.ts';
@@ -51,6 +56,7 @@ export interface TokenRequest {
 export interface TokenRequestContext {
   source: string;
   requestId: string;
+  clientRequestId?: string;
   clientId?: string;
   via?: 'client_secret_basic' | 'client_secret_post';
 }
@@ -58,6 +64,7 @@ export interface TokenRequestContext {
 export interface OAuthTokensDeps {
   db: Db;
   audit: AuditLog;
+  failureAudit: FailureThrottle;
   signingKeys: SigningKeys;
   limiter: FailureLimiter;
   /** The issuer URL, known only once the server listens (hence a getter). */
@@ -66,25 +73,24 @@ export interface OAuthTokensDeps {
 }
 
 export function createOAuthTokens(deps: OAuthTokensDeps) {
-  const { db, audit, signingKeys, limiter, now = () => new Date() } = deps;
+  const { db, audit, failureAudit, signingKeys, limiter, now = () => new Date() } = deps;
   const issuer = () => deps.issuer().replace(/\/+$/, '');
   /** Tokens are for this instance's API and nothing else. */
   const audience = () => `${issuer()}/v1`;
-  // A malformed client id can never succeed, so it is only limited by address (and cannot bloat memory).
-  const limitKeys = (ctx: TokenRequestContext) =>
-    [`addr:${ctx.source}`, ...(ctx.clientId && CLIENT_ID_PATTERN.test(ctx.clientId) ? [`client:${ctx.clientId}`] : [])];
+  const limitKeys = (ctx: TokenRequestContext) => [`addr:${ctx.source}`];
 
   async function authenticateClient(clientId: string, clientSecret: string) {
     // Hash first and compare against every secret of the account, so unknown ids and wrong
     // secrets take the same path.
     const hash = hashCredential(clientSecret);
-    const account = CLIENT_ID_PATTERN.test(clientId) ? await accountsRepo.findServiceAccount(db, clientId) : undefined;
+    const account = CLIENT_ID_PATTERN.test(clientId) ? await accountsRepo.findServiceAccountWithOwner(db, clientId) : undefined;
     const secrets = account ? await accountsRepo.listClientSecrets(db, account.id) : [];
     const secret = secrets.find((s) => constantTimeEqual(s.hash, hash));
     if (!account) throw invalidClient('unknown_client');
     if (account.authKind !== 'oauth') throw invalidClient('not_an_oauth_account');
     if (!secret) throw invalidClient('wrong_secret');
     if (!account.active) throw invalidClient('inactive_account');
+    if (account.ownerActive === false) throw invalidClient('inactive_owner');
     if (!secret.active) throw invalidClient('inactive_secret');
     return { account, secret };
   }
@@ -143,7 +149,7 @@ export function createOAuthTokens(deps: OAuthTokensDeps) {
         await accountsRepo.touchClientSecret(tx, secret.id, now());
         // The jti identifies the token in the trail; the token itself is never stored.
         await audit.append({
-          action: 'oauth.token.issued', outcome: 'allowed', actorId: account.id, actorKind: 'service_account', requestId: ctx.requestId,
+          action: 'oauth.token.issued', outcome: 'allowed', actorId: account.id, actorKind: 'service_account', requestId: ctx.requestId, clientRequestId: ctx.clientRequestId,
           detail: { jti, clientSecretId: secret.id, kid, scope, via: ctx.via, source: ctx.source, expiresAt: new Date((issuedAt + ACCESS_TOKEN_TTL_S) * 1000).toISOString() },
         }, tx);
       });
@@ -153,8 +159,8 @@ export function createOAuthTokens(deps: OAuthTokensDeps) {
     /** Records a refused token request: one failure per rate-limit key and one audit row. */
     async refuse(ctx: TokenRequestContext, err: OAuthError) {
       limiter.recordFailure(limitKeys(ctx));
-      await audit.append({
-        action: 'oauth.token.denied', outcome: 'denied', requestId: ctx.requestId,
+      await failureAudit.record(ctx.source, {
+        action: 'oauth.token.denied', outcome: 'denied', requestId: ctx.requestId, clientRequestId: ctx.clientRequestId,
         // Only a well-formed client id is recorded: a malformed one may be a secret pasted in the wrong field.
         detail: { error: err.error, reason: err.reason, clientId: ctx.clientId && CLIENT_ID_PATTERN.test(ctx.clientId) ? ctx.clientId : null, via: ctx.via ?? null, source: ctx.source },
       });

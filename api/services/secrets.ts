@@ -71,7 +71,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         const version = secret.latestVersion;
         const sealed = seal(keyring, input.value, secretAad(vault.id, name, version));
         await secretsRepo.insertVersion(tx, { secretId: secret.id, version, ...sealed, createdBy: actor.principal.id });
-        await audit.append({ action: 'secret.write', outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
         return { secret, version };
       });
     },
@@ -86,7 +86,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       const secret = await findSecretOr404(vault.id, name);
       await inTransaction(db, async (tx) => {
         await secretsRepo.deleteSecret(tx, secret.id);
-        await audit.append({ action: 'secret.delete', outcome: 'allowed', vault: vault.name, secret: name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.delete', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, ...actorFields(actor) }, tx);
       });
     },
 
@@ -100,7 +100,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${row.version} was destroyed`);
       if (row.state === 'disabled') throw new CofferError('version_disabled', `version ${row.version} is disabled; enable it to read it`);
       const value = openVersion(vault.id, name, row);
-      await audit.append({ action: 'secret.read', outcome: 'allowed', vault: vault.name, secret: name, version: row.version, ...actorFields(actor) });
+      await audit.append({ action: 'secret.read', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version: row.version, ...actorFields(actor) });
       return { value, version: row.version };
     },
 
@@ -118,7 +118,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         if (!row) throw notFound('version');
         if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${version} was destroyed and cannot change state`);
         await secretsRepo.setVersionState(tx, secret.id, version, state);
-        await audit.append({ action: `secret.version.${state === 'enabled' ? 'enable' : 'disable'}`, outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: `secret.version.${state === 'enabled' ? 'enable' : 'disable'}`, outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
         return { version, state };
       });
     },
@@ -130,7 +130,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         const row = await secretsRepo.findVersion(tx, secret.id, version);
         if (!row) throw notFound('version');
         await secretsRepo.destroyVersion(tx, secret.id, version);
-        await audit.append({ action: 'secret.version.destroy', outcome: 'allowed', vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.version.destroy', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
       });
     },
 
@@ -143,7 +143,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     async readForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<string | undefined> {
       const base = {
         actorId: reader.principalId ?? null, actorKind: 'function', requestId: reader.requestId ?? null,
-        vault: vaultName, secret: name, workspace: reader.workspaceName, function: reader.functionName,
+        vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName, function: reader.functionName,
         invocationId: reader.invocationId,
       };
       const record = async (entry: AuditEntry): Promise<void> => {
@@ -153,12 +153,12 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
       if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
-        await record({ ...base, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
+        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
         throw new AccessDeniedError(vaultName);
       }
       const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });
       await record({
-        ...base, action: 'secret.read', outcome: 'allowed', version: found.version,
+        ...base, vaultId: found.vaultId, action: 'secret.read', outcome: 'allowed', version: found.version,
         detail: { functionVersion: reader.functionVersion, ...(value === undefined ? { missing: true } : {}) },
       });
       return value;

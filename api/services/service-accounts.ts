@@ -84,18 +84,29 @@ export function createServiceAccountService(deps: { db: Db; audit: AuditLog; iss
     },
 
     async update(actor: Actor, id: string, patch: { name?: string; description?: string | null; active?: boolean }) {
-      return inTransaction(db, async (tx) => {
+      const updated = await inTransaction(db, async (tx) => {
         const account = await manageable(actor, id, tx, true);
         if (patch.name !== undefined && patch.name !== account.name && await principalsRepo.findPrincipalByName(tx, 'service_account', patch.name)) {
           throw new CofferError('already_exists', `a service account named "${patch.name}" already exists`);
         }
-        const updated = await principalsRepo.updatePrincipal(tx, id, patch);
+        // An admin's deactivation (say, in incident response) is not the owner's to undo. The
+        // refusal is audited once the transaction (and its row lock) is over.
+        if (patch.active === true && !account.active && account.deactivatedByAdmin && !actor.principal.isAdmin) return undefined;
+        const flags = patch.active === false && account.active ? { deactivatedByAdmin: actor.principal.isAdmin }
+          : patch.active === true && !account.active ? { deactivatedByAdmin: false } : {};
+        const row = await principalsRepo.updatePrincipal(tx, id, { ...patch, ...flags });
         const action = patch.active === false && account.active ? 'service_account.deactivate'
           : patch.active === true && !account.active ? 'service_account.reactivate' : 'service_account.update';
         await audit.append({ action, outcome: 'allowed', ...actorFields(actor),
-          detail: { serviceAccountId: id, fields: Object.keys(patch), ...(patch.name ? { from: account.name, to: patch.name } : {}) } }, tx);
-        return updated;
+          detail: { serviceAccountId: id, fields: Object.keys(patch), byAdmin: actor.principal.isAdmin, ...(patch.name ? { from: account.name, to: patch.name } : {}) } }, tx);
+        return row;
       });
+      if (!updated) {
+        await audit.append({ action: 'service_account.reactivate', outcome: 'denied', ...actorFields(actor),
+          detail: { serviceAccountId: id, reason: 'deactivated_by_admin' } });
+        throw forbidden('an admin deactivated this service account; only an admin can reactivate it');
+      }
+      return updated;
     },
 
     async remove(actor: Actor, id: string) {

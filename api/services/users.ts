@@ -1,4 +1,7 @@
 // Users and their API keys. Admins create users and manage anyone's keys; a user manages their own.
+// Offboarding is deactivation, not deletion (the audit trail keeps naming the person): a deactivated
+// user's keys fail from the next request on, and so do the service accounts they own (checked at
+// authentication, db/repos/principals.ts), until an admin reactivates them.
 import { inTransaction, type Db } from '../../db/client.ts';
 import * as principalsRepo from '../../db/repos/principals.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
@@ -32,6 +35,7 @@ export function createUserService(deps: { db: Db; audit: AuditLog }) {
     async create(actor: Actor, input: { name: string; isAdmin?: boolean; description?: string }) {
       requireAdmin(actor);
       return inTransaction(db, async (tx) => {
+        // A concurrent create of the same name fails on the unique index: 409 from the error handler.
         if (await principalsRepo.findPrincipalByName(tx, 'user', input.name)) {
           throw new CofferError('already_exists', `a user named "${input.name}" already exists`);
         }
@@ -48,6 +52,23 @@ export function createUserService(deps: { db: Db; audit: AuditLog }) {
       const user = await principalsRepo.findPrincipal(db, id);
       if (!user || user.kind !== 'user') throw notFound('user');
       return user;
+    },
+
+    /** Deactivates or reactivates a user (admin). Admins cannot deactivate themselves, so one always remains. */
+    async setActive(actor: Actor, id: string, active: boolean) {
+      requireAdmin(actor);
+      if (!active && id === actor.principal.id) throw new CofferError('conflict', 'you cannot deactivate yourself; ask another admin');
+      return inTransaction(db, async (tx) => {
+        const user = await principalsRepo.lockPrincipal(tx, id);
+        if (!user || user.kind !== 'user') throw notFound('user');
+        if (user.active === active) return user;
+        // Committing moves the access epoch (and notifies other gateways), so cached key lookups
+        // for this user and the service accounts they own are dropped before the next request.
+        const updated = await principalsRepo.updatePrincipal(tx, id, { active });
+        await audit.append({ action: active ? 'user.reactivate' : 'user.deactivate', outcome: 'allowed', ...actorFields(actor),
+          detail: { userId: id, name: user.name } }, tx);
+        return updated;
+      });
     },
 
     async listKeys(actor: Actor, principalId: string) {

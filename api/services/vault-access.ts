@@ -6,7 +6,7 @@ import type { Vault, VaultRole } from '../../db/schema.ts';
 import { findVaultWithRole } from '../../db/repos/vaults.ts';
 import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
-import type { Actor } from '../actor.ts';
+import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { isResourceName } from '../../domain/names.ts';
 
@@ -40,8 +40,8 @@ export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
     const auditAction = AUDITED_DENIALS[action];
     if (auditAction) {
       await deps.audit.append({
-        action: auditAction, outcome: 'denied', actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
-        vault: vaultName, secret: target.secret, detail: { reason: vault && role ? 'insufficient_role' : 'no_access' },
+        action: auditAction, outcome: 'denied', ...actorFields(actor),
+        vaultId: vault?.id ?? null, vault: vaultName, secret: target.secret, detail: { reason: vault && role ? 'insufficient_role' : 'no_access' },
       });
     }
     if (!vault || !role) throw notFound('vault');

@@ -1,14 +1,18 @@
-// Vaults and their grants: creation, listing, deletion, role assignments.
+// Vaults and their grants: creation, listing, deletion, role assignments, reserved names.
+// A deleted vault's name is reserved (a tombstone) until an admin releases it: whoever re-created
+// it would otherwise stand in for the old vault to every function that still names it. Its audit
+// history stays with the old vault's id either way, so a namesake never sees it.
 import { inTransaction, type Db } from '../../db/client.ts';
 import type { VaultRole } from '../../db/schema.ts';
 import * as vaultsRepo from '../../db/repos/vaults.ts';
 import { findPrincipal } from '../../db/repos/principals.ts';
-import { findWorkspaceByName } from '../../db/repos/workspaces.ts';
-import { CofferError, notFound, badRequest } from '../errors.ts';
+import { findWorkspaceByName, findMemberRole } from '../../db/repos/workspaces.ts';
+import { CofferError, notFound, badRequest, forbidden } from '../errors.ts';
+import { workspaceRoleAllows } from '../policy/roles.ts';
 import { newId } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { AuthorizeVault } from './vault-access.ts';
+import { requireAdmin, type AuthorizeVault } from './vault-access.ts';
 
 export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVault: AuthorizeVault }) {
   const { db, audit, authorizeVault } = deps;
@@ -25,12 +29,15 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
 
     async create(actor: Actor, input: { name: string; description?: string }) {
       return inTransaction(db, async (tx) => {
+        if (await vaultsRepo.findTombstone(tx, input.name)) {
+          throw new CofferError('name_reserved', `the name "${input.name}" belonged to a deleted vault and stays reserved until an admin releases it`);
+        }
         const vault = await vaultsRepo.insertVault(tx, {
           id: newId('vlt'), name: input.name, description: input.description ?? null, createdBy: actor.principal.id,
         });
         if (!vault) throw new CofferError('already_exists', `a vault named "${input.name}" already exists`);
         await vaultsRepo.upsertGrant(tx, { id: newId('grt'), vaultId: vault.id, principalId: actor.principal.id, role: 'manager', createdBy: actor.principal.id });
-        await audit.append({ action: 'vault.create', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'vault.create', outcome: 'allowed', vaultId: vault.id, vault: vault.name, ...actorFields(actor) }, tx);
         return { vault, role: 'manager' as VaultRole };
       });
     },
@@ -43,7 +50,8 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
       const { vault } = await authorizeVault(actor, name, 'vault.delete');
       await inTransaction(db, async (tx) => {
         await vaultsRepo.deleteVault(tx, vault.id);
-        await audit.append({ action: 'vault.delete', outcome: 'allowed', vault: vault.name, ...actorFields(actor) }, tx);
+        await vaultsRepo.insertTombstone(tx, { name: vault.name, vaultId: vault.id, deletedBy: actor.principal.id });
+        await audit.append({ action: 'vault.delete', outcome: 'allowed', vaultId: vault.id, vault: vault.name, ...actorFields(actor) }, tx);
       });
     },
 
@@ -59,8 +67,17 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
       if (input.workspace) {
         // A workspace's functions only ever read; writing from functions is not part of the model.
         if (input.role !== 'reader') throw badRequest('a workspace can only be granted the "reader" role');
+        // Consent: the workspace's functions will read this vault, so its owner (or an admin) must
+        // be the one granting. A workspace the granter cannot see is answered like one that does
+        // not exist, so workspace names cannot be probed through grants.
         const ws = await findWorkspaceByName(db, input.workspace);
-        if (!ws) throw notFound('workspace');
+        const wsRole = ws ? await findMemberRole(db, ws.id, actor.principal.id) : undefined;
+        if (!ws || (!actor.principal.isAdmin && !wsRole)) throw notFound('workspace');
+        if (!actor.principal.isAdmin && !workspaceRoleAllows(wsRole, 'grants.accept')) {
+          await audit.append({ action: 'grant.edit', outcome: 'denied', vaultId: vault.id, vault: vault.name, workspaceId: ws.id, workspace: ws.name,
+            detail: { reason: 'no_workspace_consent', role: input.role }, ...actorFields(actor) });
+          throw forbidden(`only an owner of workspace "${ws.name}" (or an admin) can grant it access to a vault`);
+        }
         holder = { workspaceId: ws.id };
       } else {
         const p = await findPrincipal(db, input.principal!);
@@ -76,11 +93,29 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
           throw new CofferError('last_manager', 'the last manager of a vault cannot be downgraded; add another manager first');
         }
         await audit.append({
-          action: 'grant.create', outcome: 'allowed', vault: vault.name, workspace: input.workspace ?? null,
+          action: 'grant.create', outcome: 'allowed', vaultId: vault.id, vault: vault.name, workspace: input.workspace ?? null,
+          workspaceId: holder.workspaceId ?? null,
           detail: { grantId: grant.id, role: input.role, principalId: holder.principalId ?? null, previousRole: previousRole ?? null },
           ...actorFields(actor),
         }, tx);
         return grant;
+      });
+    },
+
+    /** Reserved names of deleted vaults (admin). */
+    async listReservedNames(actor: Actor) {
+      requireAdmin(actor);
+      return vaultsRepo.listTombstones(db);
+    },
+
+    /** Lets a deleted vault's name be used again (admin). The old vault's trail stays under its id. */
+    async releaseName(actor: Actor, name: string) {
+      requireAdmin(actor);
+      await inTransaction(db, async (tx) => {
+        const released = await vaultsRepo.deleteTombstone(tx, name);
+        if (!released) throw notFound('reserved vault name');
+        await audit.append({ action: 'vault.name.release', outcome: 'allowed', vault: name,
+          detail: { formerVaultId: released.vaultId, deletedAt: released.deletedAt.toISOString() }, ...actorFields(actor) }, tx);
       });
     },
 

@@ -52,7 +52,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
         const workspace = await wsRepo.insertWorkspace(tx, { id: newId('wks'), name: input.name, description: input.description ?? null, createdBy: actor.principal.id });
         if (!workspace) throw new CofferError('already_exists', `a workspace named "${input.name}" already exists`);
         await wsRepo.upsertMember(tx, workspace.id, ownerId, 'owner');
-        await audit.append({ action: 'workspace.create', outcome: 'allowed', workspace: workspace.name, detail: { ownerId }, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'workspace.create', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, detail: { ownerId }, ...actorFields(actor) }, tx);
         return workspace;
       });
     },
@@ -65,7 +65,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
       const { workspace } = await authorizeWorkspace(actor, name, 'workspace.delete');
       await inTransaction(db, async (tx) => {
         await wsRepo.deleteWorkspace(tx, workspace.id);
-        await audit.append({ action: 'workspace.delete', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'workspace.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor) }, tx);
       });
     },
 
@@ -83,7 +83,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
           throw new CofferError('last_owner', 'the last owner of a workspace cannot be downgraded; add another owner first');
         }
         await wsRepo.upsertMember(tx, workspace.id, principalId, role);
-        await audit.append({ action: 'workspace.member.set', outcome: 'allowed', workspace: workspace.name, detail: { principalId, role }, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'workspace.member.set', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, detail: { principalId, role }, ...actorFields(actor) }, tx);
       });
     },
 
@@ -95,7 +95,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
           throw new CofferError('last_owner', 'the last owner of a workspace cannot be removed; add another owner first');
         }
         if (!(await wsRepo.deleteMember(tx, workspace.id, principalId))) throw notFound('member');
-        await audit.append({ action: 'workspace.member.remove', outcome: 'allowed', workspace: workspace.name, detail: { principalId }, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'workspace.member.remove', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, detail: { principalId }, ...actorFields(actor) }, tx);
       });
     },
   };

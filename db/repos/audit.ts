@@ -27,11 +27,13 @@ export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRo
     const from = sql.raw(i === 0 ? 'head' : `r${i - 1}`);
     return sql`${sql.raw(`r${i}`)} as (
       insert into audit_events (id, at, request_id, actor_id, actor_kind, action, outcome, vault, secret, version,
-                                workspace, function, invocation_id, detail, prev_hash, hash)
+                                workspace, function, invocation_id, detail, vault_id, workspace_id, client_request_id, hash_version,
+                                prev_hash, hash)
       select ${row.id}, ${row.at.toISOString()}::timestamptz, ${row.requestId ?? null}, ${row.actorId ?? null}, ${row.actorKind ?? null},
              ${row.action}, ${row.outcome}, ${row.vault ?? null}, ${row.secret ?? null}, ${row.version ?? null}::integer,
              ${row.workspace ?? null}, ${row.function ?? null}, ${row.invocationId ?? null},
              ${row.detail == null ? null : JSON.stringify(row.detail)}::jsonb,
+             ${row.vaultId ?? null}, ${row.workspaceId ?? null}, ${row.clientRequestId ?? null}, ${row.hashVersion ?? 1}::integer,
              ${prev}, encode(sha256(convert_to(${prev} || E'\n' || ${canonical}::text, 'UTF8')), 'hex')
       from ${from}
       returning seq, hash)`;
@@ -44,14 +46,15 @@ export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRo
 }
 
 export interface AuditFilter {
-  vault?: string; secret?: string; actorId?: string; action?: string; outcome?: 'allowed' | 'denied';
+  /** By id: a name can be reused by a later vault, an id cannot. */
+  vaultId?: string; secret?: string; actorId?: string; action?: string; outcome?: 'allowed' | 'denied';
   since?: Date; beforeSeq?: number; limit: number;
 }
 
 /** Newest first, keyset-paged by sequence number. */
 export async function queryAudit(db: Db, f: AuditFilter) {
   const conds: SQL[] = [];
-  if (f.vault) conds.push(eq(auditEvents.vault, f.vault));
+  if (f.vaultId) conds.push(eq(auditEvents.vaultId, f.vaultId));
   if (f.secret) conds.push(eq(auditEvents.secret, f.secret));
   if (f.actorId) conds.push(eq(auditEvents.actorId, f.actorId));
   if (f.action) conds.push(eq(auditEvents.action, f.action));

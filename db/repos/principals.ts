@@ -1,5 +1,6 @@
 // Principals (users, service accounts) and their API keys.
 import { and, eq, isNull, desc, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { preparedPerDb, type Db } from '../client.ts';
 import { principals, apiKeys } from '../schema.ts';
 
@@ -12,6 +13,12 @@ export async function insertPrincipal(db: Db, p: NewPrincipal) {
 
 export async function findPrincipal(db: Db, id: string) {
   const [row] = await db.select().from(principals).where(eq(principals.id, id));
+  return row;
+}
+
+/** Locks the principal's row for the rest of the transaction (state changes run one at a time). */
+export async function lockPrincipal(db: Db, id: string) {
+  const [row] = await db.select().from(principals).where(eq(principals.id, id)).for('update');
   return row;
 }
 
@@ -43,19 +50,24 @@ export async function insertApiKey(db: Db, k: typeof apiKeys.$inferInsert) {
   return row;
 }
 
-/** The key with this hash and its principal, for authentication (on every request: prepared). */
+/** The key with this hash, its principal and its owner's standing, for authentication (on every request: prepared). */
 export async function findApiKeyByHash(db: Db, hash: string) {
   const [row] = await apiKeyByHashQuery(db).execute({ hash });
   return row;
 }
 
+const owners = alias(principals, 'owner');
+
 const apiKeyByHashQuery = preparedPerDb((db) => db
   .select({
     key: { id: apiKeys.id, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt, lastUsedAt: apiKeys.lastUsedAt },
     principal: { id: principals.id, kind: principals.kind, name: principals.name, isAdmin: principals.isAdmin, active: principals.active },
+    // A service account stops with its owner (deactivated or gone); a user has no owner.
+    ownerActive: sql<boolean>`case when ${principals.ownerId} is null then true else coalesce(${owners.active}, false) end`,
   })
   .from(apiKeys)
   .innerJoin(principals, eq(apiKeys.principalId, principals.id))
+  .leftJoin(owners, eq(owners.id, principals.ownerId))
   .where(eq(apiKeys.hash, sql.placeholder('hash')))
   .prepare('coffer_api_key_by_hash'));
 

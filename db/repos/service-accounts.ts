@@ -1,5 +1,6 @@
 // Service accounts (principals of kind 'service_account') and their OAuth client secrets.
 import { and, asc, eq, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 import { principals, clientSecrets } from '../schema.ts';
 
@@ -8,6 +9,21 @@ export type ClientSecret = typeof clientSecrets.$inferSelect;
 export async function findServiceAccount(db: Db, id: string) {
   const [row] = await db.select().from(principals).where(and(eq(principals.id, id), eq(principals.kind, 'service_account')));
   return row;
+}
+
+const owners = alias(principals, 'owner');
+/**
+ * Whether the principal's owner (if it has one) is active: a service account stops working while
+ * the person who owns it is deactivated, and if that person no longer exists.
+ */
+export const ownerActive = sql<boolean>`case when ${principals.ownerId} is null then true else coalesce(${owners.active}, false) end`.as('owner_active');
+
+/** The account with its owner's standing, for the token endpoint. */
+export async function findServiceAccountWithOwner(db: Db, id: string) {
+  const [row] = await db.select({ account: principals, ownerActive }).from(principals)
+    .leftJoin(owners, eq(owners.id, principals.ownerId))
+    .where(and(eq(principals.id, id), eq(principals.kind, 'service_account')));
+  return row ? { ...row.account, ownerActive: row.ownerActive } : undefined;
 }
 
 /** Locks the account row, so concurrent secret rotations on one account run one after the other. */
@@ -48,8 +64,9 @@ export async function touchClientSecret(db: Db, secretId: string, at: Date) {
 
 /** The secret named by an access token together with its account, for checking on every request. */
 export async function findClientSecretWithAccount(db: Db, secretId: string) {
-  const [row] = await db.select({ secret: clientSecrets, account: principals }).from(clientSecrets)
+  const [row] = await db.select({ secret: clientSecrets, account: principals, ownerActive }).from(clientSecrets)
     .innerJoin(principals, eq(principals.id, clientSecrets.principalId))
+    .leftJoin(owners, eq(owners.id, principals.ownerId))
     .where(eq(clientSecrets.id, secretId));
   return row;
 }

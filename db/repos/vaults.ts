@@ -1,7 +1,7 @@
 // Vaults and their grants.
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { vaults, vaultGrants, principals, workspaces } from '../schema.ts';
+import { vaults, vaultGrants, principals, workspaces, vaultNameTombstones } from '../schema.ts';
 
 export async function insertVault(db: Db, v: typeof vaults.$inferInsert) {
   const [row] = await db.insert(vaults).values(v).onConflictDoNothing().returning();
@@ -23,6 +23,26 @@ export async function listVaultsForPrincipal(db: Db, principalId: string) {
 
 export async function deleteVault(db: Db, id: string) {
   await db.delete(vaults).where(eq(vaults.id, id));
+}
+
+/** Reserves a deleted vault's name (a later deletion of a re-created namesake replaces the entry). */
+export async function insertTombstone(db: Db, t: { name: string; vaultId: string; deletedBy: string }) {
+  await db.insert(vaultNameTombstones).values(t)
+    .onConflictDoUpdate({ target: vaultNameTombstones.name, set: { vaultId: t.vaultId, deletedBy: t.deletedBy, deletedAt: sql`now()` } });
+}
+
+export async function findTombstone(db: Db, name: string) {
+  const [row] = await db.select().from(vaultNameTombstones).where(eq(vaultNameTombstones.name, name)).for('share');
+  return row;
+}
+
+export async function listTombstones(db: Db) {
+  return db.select().from(vaultNameTombstones).orderBy(vaultNameTombstones.name);
+}
+
+export async function deleteTombstone(db: Db, name: string) {
+  const [row] = await db.delete(vaultNameTombstones).where(eq(vaultNameTombstones.name, name)).returning();
+  return row;
 }
 
 /** A vault by name with the principal's own role on it (if any), in one round trip. */

@@ -12,16 +12,23 @@ let reader: { id: string; key: string };
 let stranger: { id: string; key: string };
 
 interface Event {
-  seq: number; action: string; outcome: string; actorId: string | null; actorKind: string | null; requestId: string | null;
+  seq: number; action: string; outcome: string; actorId: string | null; actorKind: string | null; requestId: string | null; clientRequestId: string | null; vaultId: string | null;
   vault: string | null; secret: string | null; version: number | null; workspace: string | null; detail: Record<string, unknown> | null; at: string;
 }
 
-/** Makes a request with its own X-Request-Id and returns the audit rows it left. */
+/**
+ * Makes a request with its own X-Request-Id and returns the audit rows it left: they carry the
+ * client's id apart, and the server's own id (the response's X-Request-Id) as requestId.
+ */
 async function audited(method: string, path: string, opts: { key?: string | null; body?: unknown } = {}) {
-  const requestId = `t-${crypto.randomBytes(6).toString('hex')}`;
-  const reply = await s.request(method, path, { ...opts, headers: { 'x-request-id': requestId } });
+  const clientRequestId = `t-${crypto.randomBytes(6).toString('hex')}`;
+  const reply = await s.request(method, path, { ...opts, headers: { 'x-request-id': clientRequestId } });
+  const requestId = reply.headers.get('x-request-id')!;
+  expect(requestId).toMatch(/^req_/);
   const all = (await s.request('GET', '/v1/audit?limit=500')).body.events as Event[];
-  return { reply, events: all.filter((e) => e.requestId === requestId), requestId };
+  const events = all.filter((e) => e.clientRequestId === clientRequestId);
+  for (const e of events) expect(e.requestId).toBe(requestId);
+  return { reply, events, requestId };
 }
 
 beforeAll(async () => {

@@ -57,7 +57,7 @@ describe('OAuth 2.0 client credentials', () => {
   beforeAll(async () => {
     // Failures are limited per source address, and every test here calls from loopback; the limit
     // itself is tested on a server of its own below.
-    s = await startTestServer({ env: { COFFER_TOKEN_FAILURES_PER_MINUTE: '10000' } });
+    s = await startTestServer({ env: { COFFER_TOKEN_FAILURES_PER_MINUTE: '10000', COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: '10000' } });
     account = await createOAuthAccount(s, 'oauth-main');
   });
   afterAll(async () => { await s?.close(); });
@@ -430,7 +430,8 @@ describe('OAuth token endpoint rate limiting', () => {
   let a: OAuthAccount;
   let b: OAuthAccount;
   beforeAll(async () => {
-    s = await startTestServer(); // the default: 10 failures per minute per client id and per address
+    // The default: 10 failures per minute per source address; 5 audit rows per address and minute.
+    s = await startTestServer({ env: { COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: '5' } });
     a = await createOAuthAccount(s, 'limited-a');
     b = await createOAuthAccount(s, 'limited-b');
   });
@@ -453,31 +454,47 @@ describe('OAuth token endpoint rate limiting', () => {
     });
   }
 
-  it('after 10 failures, refuses that client id and that address with 429 and Retry-After', async () => {
+  it('after 10 failures, refuses that address with 429 and Retry-After, for every client', async () => {
     for (let i = 0; i < 10; i++) {
       expect((await fromAddress('127.0.0.1', postForm({ ...a, secret: `coffer_cs_guess${i}` }))).status).toBe(401);
     }
-    // Now even the right secret is refused: otherwise the block would tell a guesser when they hit.
+    // From the guessing address even the right secret is refused: otherwise the block would tell
+    // a guesser when they hit.
     const blocked = await fromAddress('127.0.0.1', postForm(a));
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(blocked.headers['cache-control']).toBe('no-store');
-
-    // Per client id: the same client from another address is refused too...
-    expect((await fromAddress('127.0.0.2', postForm(a))).status).toBe(429);
-    // ...while another client from that address is fine.
-    expect((await fromAddress('127.0.0.2', postForm(b))).status).toBe(200);
-    // Per address: another client from the first address is refused.
     expect((await fromAddress('127.0.0.1', postForm(b))).status).toBe(429);
   });
 
-  it('audited every failed attempt, not the refused ones', async () => {
+  it('failures naming a client id never lock the real client out: its correct secret works from its own address', async () => {
+    // Someone who knows a's client id (viewers, grant lists and audit rows show it) fails with it...
+    for (let i = 0; i < 12; i++) await fromAddress('127.0.0.3', postForm({ ...a, secret: `coffer_cs_other${i}` }));
+    // ...and the real client, elsewhere, still gets its token, every time.
+    for (let i = 0; i < 3; i++) expect((await fromAddress('127.0.0.2', postForm(a))).status).toBe(200);
+    expect((await fromAddress('127.0.0.2', postForm(b))).status).toBe(200);
+    // A wrong secret from there is a plain 401, not a block.
+    expect((await fromAddress('127.0.0.2', postForm({ ...a, secret: 'coffer_cs_wrong' }))).status).toBe(401);
+  });
+
+  it('audited failed attempts (not the blocked ones), 5 rows per address and minute, the excess counted in one row', async () => {
+    await s.running.services.failureAudit.flush(true);
     const denied = await s.request('GET', '/v1/audit?action=oauth.token.denied&limit=500');
-    expect(denied.body.events).toHaveLength(10);
-    for (const e of denied.body.events) expect(e.detail).toMatchObject({ reason: 'wrong_secret', clientId: a.id, source: '127.0.0.1' });
+    const from = (source: string) => denied.body.events.filter((e: any) => e.detail.source === source);
+    for (const source of ['127.0.0.1', '127.0.0.3']) {
+      const rows = from(source);
+      const single = rows.filter((e: any) => e.detail.suppressed === undefined);
+      expect(single).toHaveLength(5);
+      for (const e of single) expect(e.detail).toMatchObject({ reason: 'wrong_secret', clientId: a.id });
+      // 10 failures were checked (the rest blocked before any check): 5 rows, then one counting 5.
+      expect(rows.filter((e: any) => e.detail.suppressed !== undefined)).toEqual([
+        expect.objectContaining({ outcome: 'denied', detail: expect.objectContaining({ suppressed: 5, reasons: { wrong_secret: 5 } }) })]);
+    }
+    expect(from('127.0.0.2')).toHaveLength(1);
     const haystack = [denied.text, ...s.logs].join('\n');
     for (let i = 0; i < 10; i++) expect(haystack).not.toContain(`coffer_cs_guess${i}`);
+    for (let i = 0; i < 12; i++) expect(haystack).not.toContain(`coffer_cs_other${i}`);
     for (const value of handedOut) expect(haystack).not.toContain(value);
   });
 });

@@ -60,6 +60,16 @@ async function serverBehindProxy() {
   return { s, direct, proxy };
 }
 
+/** An OAuth access token for a fresh service account, minted while the database is up. */
+async function accessToken(s: TestServer): Promise<string> {
+  const sa = await s.request('POST', '/v1/service-accounts', { body: { name: `outage-${Date.now()}`, auth: 'oauth' } });
+  const res = await fetch(`${s.url}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: sa.body.clientId, client_secret: sa.body.clientSecret.secret }).toString() });
+  const token = (await res.json() as { access_token: string }).access_token;
+  expect((await s.request('GET', '/v1/me', { key: token })).status).toBe(200);
+  return token;
+}
+
 const countAudit = async (db: Database) => Number((await selectRows<{ n: number }>(db.db, sql`select count(*)::int as n from audit_events`))[0].n);
 
 /** After the database comes back, the driver reconnects with a backoff: allow it a few seconds. */
@@ -74,9 +84,12 @@ async function eventually(s: TestServer, path: string) {
 describe.skipIf(!usingPostgres())('Postgres becoming unreachable', () => {
   it('requests are 503 while it is unreachable, nothing is written, and the server recovers', async () => {
     const { s, direct, proxy } = await serverBehindProxy();
+    const token = await accessToken(s);
     const auditBefore = await countAudit(direct);
     await proxy.cut();
 
+    // Token verification asks the database too: an outage there is not an invalid token.
+    expectUnavailable(await s.request('GET', '/v1/me', { key: token }));
     expectUnavailable(await s.request('PUT', '/v1/vaults/outage/secrets/during', { body: { value: 'never stored' } }));
     expectUnavailable(await s.request('PUT', '/v1/vaults/outage/secrets/existing', { body: { value: 'never stored' } }));
     expectUnavailable(await s.request('GET', '/v1/vaults/outage/secrets/existing/value'));
@@ -145,9 +158,11 @@ describe.skipIf(usingPostgres())('PGlite closed under the server', () => {
     cleanups.push(() => s.close());
     await s.request('POST', '/v1/vaults', { body: { name: 'outage' } });
     await s.request('PUT', '/v1/vaults/outage/secrets/existing', { body: { value: 'before' } });
+    const token = await accessToken(s);
 
     await database.close();
-    expectUnavailable(await s.request('PUT', '/v1/vaults/outage/secrets/partial', { body: { value: 'never stored' } }));
+    // Token verification asks the database too: an outage there is not an invalid token.
+    expectUnavailable(await s.request('GET', '/v1/me', { key: token }));    expectUnavailable(await s.request('PUT', '/v1/vaults/outage/secrets/partial', { body: { value: 'never stored' } }));
     expectUnavailable(await s.request('GET', '/v1/vaults/outage/secrets/existing/value'));
     expectUnavailable(await s.request('GET', '/v1/vaults'));
     const ready = await s.request('GET', '/readyz', { key: null });
