@@ -81,6 +81,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await services.functions.close();
+        await services.pipelines.close();
         await runtime.close();
         if (!options.database) await database.close();
       },

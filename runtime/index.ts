@@ -15,6 +15,7 @@ export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './l
 export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
 export { redactSecrets } from './redact.ts';
+export { createRedactor, type Redactor } from './redact.ts';
 
 export interface InvocationRequest {
   invocationId: string;
