@@ -11,13 +11,14 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { GraphQLError, Kind, type ExecutionResult, type FieldNode, type FragmentDefinitionNode, type GraphQLFieldResolver, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type ExecutionResult, type FieldNode, type FragmentDefinitionNode, type GraphQLFieldResolver, type SelectionSetNode, type ValidationContext } from 'graphql/index.js';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../app-env.ts';
 import { actorOf } from '../middleware/auth.ts';
 import type { Logger } from '../logger.ts';
+import { isDatabaseUnavailable } from '../error-handler.ts';
 import { workspaceRoleAllows } from '../policy/roles.ts';
 import type * as repo from '../../db/repos/pipelines.ts';
 import type { PipelineRunner } from './runner.ts';
@@ -34,27 +35,56 @@ export const GRAPHQL_LIMITS = {
 } as const;
 
 const GRAPHQL_PATH = '/v1/workspaces/:ws/graphql';
-type ServerContext = GraphqlRequestContext & { schema: import('graphql').GraphQLSchema };
+type ServerContext = GraphqlRequestContext & { schema: import('graphql/index.js').GraphQLSchema };
 
 const mayRun = (ctx: GraphqlRequestContext) => ctx.actor.principal.isAdmin || workspaceRoleAllows(ctx.role, 'pipelines.run');
 const seesStacks = (ctx: GraphqlRequestContext) => ctx.actor.principal.isAdmin || workspaceRoleAllows(ctx.role, 'pipelines.deploy');
 
-/** A pipeline field's resolver: runs the pipeline and turns a failure into a coded field error. */
-export function pipelineResolver(run: PipelineRunner['run'], pipeline: repo.PipelineRow, version: repo.PipelineVersionRow): GraphQLFieldResolver<unknown, GraphqlRequestContext> {
-  return async (_root, args, ctx) => {
-    if (!mayRun(ctx)) {
-      throw new GraphQLError(`running pipeline "${pipeline.name}" needs the invoker role in workspace "${ctx.workspace.name}"`, { extensions: { code: 'forbidden' } });
+/**
+ * A pipeline field's resolver: runs the pipeline and turns a failure into a coded field error. Every
+ * error it throws is a GraphQLError: anything else leaving it would be a bug, logged and answered as
+ * `internal` (or `unavailable` for a database outage), so that the mask below can tell apart errors
+ * of ours from graphql-js's own complaints about a value (which it raises as plain Errors).
+ */
+export const pipelineResolver = (logger: Logger) =>
+  (run: PipelineRunner['run'], pipeline: repo.PipelineRow, version: repo.PipelineVersionRow): GraphQLFieldResolver<unknown, GraphqlRequestContext> =>
+    async (_root, args, ctx) => {
+      if (!mayRun(ctx)) {
+        throw new GraphQLError(`running pipeline "${pipeline.name}" needs the invoker role in workspace "${ctx.workspace.name}"`, { extensions: { code: 'forbidden' } });
+      }
+      let out: Awaited<ReturnType<PipelineRunner['run']>>;
+      try {
+        out = await run({ actor: ctx.actor, workspace: ctx.workspace, pipeline, version, args: JSON.parse(JSON.stringify(args ?? {})) });
+      } catch (err) {
+        const unavailable = isDatabaseUnavailable(err);
+        logger.error({ requestId: ctx.actor.requestId, pipeline: pipeline.name, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'pipeline run failed unexpectedly');
+        throw new GraphQLError(unavailable ? 'the database is unavailable; try again' : 'internal error', { extensions: { code: unavailable ? 'unavailable' : 'internal' } });
+      }
+      if (out.ok) return out.value;
+      const message = out.step ? `${out.step}: ${out.message}` : out.message;
+      throw new GraphQLError(message, {
+        extensions: {
+          code: out.code, ...(out.step ? { step: out.step } : {}), runId: out.runId, ...(out.invocationId ? { invocationId: out.invocationId } : {}),
+          ...(out.stack && seesStacks(ctx) ? { stack: out.stack } : {}),
+        },
+      });
+    };
+
+/**
+ * Our errors pass as they are. A plain Error at a path comes from graphql-js completing a value the
+ * pipeline returned (a String where Int! was declared, a null for a non-null field): that is the
+ * declared type at work, `invalid_result`, with graphql-js's message. Anything else is masked.
+ */
+function maskError(error: unknown, message: string): Error {
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    if (!original || original instanceof GraphQLError) return error;
+    if (error.path) {
+      return new GraphQLError(original.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions: { code: 'invalid_result' } });
     }
-    const out = await run({ actor: ctx.actor, workspace: ctx.workspace, pipeline, version, args: JSON.parse(JSON.stringify(args ?? {})) });
-    if (out.ok) return out.value;
-    const message = out.step ? `${out.step}: ${out.message}` : out.message;
-    throw new GraphQLError(message, {
-      extensions: {
-        code: out.code, ...(out.step ? { step: out.step } : {}), runId: out.runId, ...(out.invocationId ? { invocationId: out.invocationId } : {}),
-        ...(out.stack && seesStacks(ctx) ? { stack: out.stack } : {}),
-      },
-    });
-  };
+    return new GraphQLError(message, { path: error.path, extensions: { code: 'internal' } });
+  }
+  return new GraphQLError(message, { extensions: { code: 'internal' } });
 }
 
 /** Fields in the whole document, and fields at the root of each operation (fragments followed). */
@@ -76,7 +106,7 @@ function fieldLimitRule(context: ValidationContext) {
         context.reportError(new GraphQLError(`Field limit of ${GRAPHQL_LIMITS.maxFields} exceeded.`, { extensions: { code: 'query_too_complex' } }));
       }
     },
-    OperationDefinition(node: import('graphql').OperationDefinitionNode) {
+    OperationDefinition(node: import('graphql/index.js').OperationDefinitionNode) {
       const n = rootFields(node.selectionSet, new Set()).length;
       if (n > GRAPHQL_LIMITS.maxPipelineFields) {
         context.reportError(new GraphQLError(`Pipeline field limit of ${GRAPHQL_LIMITS.maxPipelineFields} per request exceeded, found ${n}.`, { extensions: { code: 'query_too_complex' } }));
@@ -122,10 +152,10 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     logging: {
       debug: () => {}, info: () => {},
       warn: (...args: unknown[]) => deps.logger.warn({ graphql: String(args[0]) }, 'graphql warning'),
-      error: (...args: unknown[]) => deps.logger.error({ err: args[0] instanceof Error ? { message: args[0].message } : String(args[0]) }, 'graphql error'),
+      error: (...args: unknown[]) => deps.logger.error({ err: args[0] instanceof Error ? { message: args[0].message, stack: args[0].stack } : String(args[0]) }, 'graphql error'),
     },
     // Only our coded GraphQLErrors pass; anything else is masked (and logged by yoga's logger above).
-    maskedErrors: { isDev: false, errorMessage: 'internal error' },
+    maskedErrors: { isDev: false, errorMessage: 'internal error', maskError },
     plugins: [
       maxDepthPlugin({ n: GRAPHQL_LIMITS.maxDepth, ...tooComplex }),
       maxAliasesPlugin({ n: GRAPHQL_LIMITS.maxAliases, ...tooComplex }),
@@ -158,7 +188,10 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
   const serve = async (c: import('hono').Context<AppEnv>) => {
     const target = await deps.pipelines.graphqlTarget(actorOf(c), c.req.param('ws') ?? '');
     const res = await yoga.fetch(c.req.raw, target);
-    return new Response(res.body, { status: res.status, headers: res.headers });
+    // yoga answers with its own fetch implementation's Response; hand Hono a native one.
+    const headers = new Headers();
+    res.headers.forEach((value, key) => headers.set(key, value));
+    return new Response(await res.arrayBuffer(), { status: res.status, headers });
   };
   routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: () => tooLarge() }), serve);
   routes.get(GRAPHQL_PATH, serve);

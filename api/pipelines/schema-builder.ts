@@ -5,7 +5,7 @@
 import {
   buildASTSchema, GraphQLError, Kind, validateSchema,
   type DefinitionNode, type DocumentNode, type FieldDefinitionNode, type GraphQLFieldResolver, type GraphQLSchema, type ObjectTypeDefinitionNode,
-} from 'graphql';
+} from 'graphql/index.js';
 import { validateSDL } from 'graphql/validation/validate.js';
 import { fromGraphqlError, type ParsedPipeline } from './spec.ts';
 

@@ -7,7 +7,7 @@
 // moves on, here and (through NOTIFY on PostgreSQL) on every other gateway: a redeploy anywhere is
 // seen by the next request everywhere, and the schema is rebuilt only when the revision changed.
 import crypto from 'node:crypto';
-import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
+import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql/index.js';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 import { inTransaction, type Db } from '../../db/client.ts';
 import * as repo from '../../db/repos/pipelines.ts';

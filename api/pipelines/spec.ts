@@ -4,7 +4,7 @@
 // line and column inside that field's own text.
 import { z } from '@hono/zod-openapi';
 import { parse as parseJs } from 'acorn';
-import { GraphQLError, Kind, parse as parseGraphql, parseType, Source, type DefinitionNode, type InputValueDefinitionNode, type TypeNode } from 'graphql';
+import { GraphQLError, Kind, parse as parseGraphql, parseType, Source, type DefinitionNode, type InputValueDefinitionNode, type TypeNode } from 'graphql/index.js';
 import { CofferError } from '../errors.ts';
 import { RESOURCE_NAME, RESOURCE_NAME_RULE } from '../names.ts';
 import { MAX_LIMITS, MIN_LIMITS } from '../../runtime/index.ts';

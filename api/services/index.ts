@@ -56,7 +56,7 @@ export function createServices(deps: ServiceDeps) {
       accessCache: deps.accessCache,
     }),
     pipelines: createPipelineService({
-      db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver,
+      db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),
     }),
     users,
     signingKeys,
