@@ -31,8 +31,10 @@ export async function pipelineBench(call: Call, workspace: string, seconds: numb
     const r = await call('POST', `/v1/workspaces/${workspace}/graphql`, { query: 'query($n: Int!) { threeSteps(n: $n) { n } }', variables: { n: 1 } });
     if (r.status !== 200 || !r.text.includes('"threeSteps":{"n":4}')) errors++;
   };
+  // A step function gets what a pipeline step gets: {args, pipeline}.
   const invoke = async (fn: string) => {
-    const r = await call('POST', `/v1/workspaces/${workspace}/functions/${fn}/invoke`, { args: { n: 1, name: 'bench' } });
+    const args = fn === 'step' ? { args: { n: 1 }, pipeline: {} } : { name: 'bench' };
+    const r = await call('POST', `/v1/workspaces/${workspace}/functions/${fn}/invoke`, { args });
     if (r.status !== 200) errors++;
   };
   const three = async () => { await invoke('step'); await invoke('step'); await invoke('step'); };
@@ -50,6 +52,7 @@ export async function pipelineBench(call: Call, workspace: string, seconds: numb
     return round(quantile(times, 0.5));
   };
   for (const op of [pipeline, three, hello]) await p50(op, 0.5); // warm-up: isolates, caches, schema
+  if (errors > 0) throw new Error(`the pipeline bench failed ${errors} times while warming up`);
   errors = 0;
   const pipelineP50Ms = await p50(pipeline, seconds);
   const threeInvocationsP50Ms = await p50(three, seconds);
