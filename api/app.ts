@@ -26,6 +26,8 @@ import { oauthRoutes, signingKeyAdminRoutes } from './routes/oauth.ts';
 import { createAccessTokenAuthenticator } from './services/access-token-auth.ts';
 import { functionRoutes } from './routes/functions.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { pipelineRoutes } from './pipelines/routes.ts';
+import { graphqlRoutes } from './pipelines/graphql.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -71,6 +73,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', docsRoutes());
   app.route('/', oauthRoutes(oauthTokens, signingKeys));
 
+  const graphql = graphqlRoutes({ pipelines: services.pipelines, logger });
+  // Before authentication: GraphiQL's static page only (see graphql.ts).
+  app.route('/', graphql.publicRoutes);
+
   const authenticators: Authenticator[] = [
     createApiKeyAuthenticator(database.db, database.accessCache),
     createAccessTokenAuthenticator({ db: database.db, signingKeys, issuer: oauthTokens.issuer, audience: oauthTokens.audience }),
@@ -92,6 +98,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', serviceAccountRoutes(serviceAccounts));
   app.route('/', signingKeyAdminRoutes(oauthTokens));
   app.route('/', functionRoutes(services.functions));
+  app.route('/', pipelineRoutes(services.pipelines));
+  app.route('/', graphql.routes);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',

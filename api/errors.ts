@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   validation_failed: 400,
   invalid_name: 400,
   compile_error: 400,
+  invalid_schema: 400,
+  invalid_expression: 400,
   // 401 / 403 / 404 / 409
   unauthenticated: 401,
   forbidden: 403,
@@ -24,6 +26,7 @@ export const ERROR_CODES = {
   value_too_large: 413,
   rate_limited: 429,
   overloaded: 429,
+  query_too_complex: 400,
   // function outcomes
   function_error: 422,
   invalid_result: 422,

@@ -86,6 +86,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await services.functions.close();
         await services.failureAudit.close();
+        await services.pipelines.close();
         await runtime.close();
         if (!options.database) await database.close();
       },

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
+import { pipelineBench, pipelineLine } from './pipeline.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Hello at concurrency 16 for this long, sampling the memory of the gateway and its workers. */
@@ -124,6 +125,8 @@ async function main() {
     const secrets1 = await measure('secrets', 1);
     const secrets16 = await measure('secrets', 16);
 
+    const pipeline = await pipelineBench(call, 'bench', SECONDS);
+
     const cold: number[] = [];
     for (let n = 0; n < COLD_DEPLOYS; n++) {
       await must('PUT', '/v1/workspaces/bench/functions/cold', { code: `${HELLO}\n// deploy ${n} ${crypto.randomUUID()}` }, 200, 201);
@@ -152,6 +155,7 @@ async function main() {
       at: new Date().toISOString(), driver: database.driver, seconds: SECONDS, cores: os.availableParallelism(), node: process.version,
       hello: { c1: hello1, c16: hello16 },
       twoSecrets: { c1: secrets1, c16: secrets16 },
+      pipeline,
       coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
       bareLoop: { c1: bare1, c16: bare16 },
       soak: { seconds: SOAK_SECONDS, invocations: soak.count, perSecond: soak.perSecond, errors: soak.errors, memory },
@@ -171,6 +175,7 @@ async function main() {
       line('hello, c16', hello16),
       line('2 secrets, c1', secrets1, `p50 <= 4 ms (${mark(secrets1.p50Ms <= 4)})`),
       line('2 secrets, c16', secrets16),
+      pipelineLine(pipeline),
       `  ${'cold (first after deploy)'.padEnd(26)} median ${coldMedian} ms of ${cold.length} deploys   target: <= 50 ms (${mark(coldMedian <= 50)})`,
       memory.length > 1
         ? `  ${'soak, hello c16'.padEnd(26)} ${soak.count} invocations in ${SOAK_SECONDS}s: gateway RSS ${memory[0].gatewayMb} -> ${memory[memory.length - 1].gatewayMb} MB, ` +

@@ -240,6 +240,61 @@ export const vaultNameTombstones = pgTable('vault_name_tombstones', {
   deletedBy: text('deleted_by'),
   deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
 });
+// ---- Pipelines (issue 14): GraphQL fields computed by ordered steps of functions ----
+
+/** A pipeline resolver: one field on the workspace's GraphQL Query or Mutation type. */
+export const pipelines = pgTable('pipelines', {
+  id: text('id').primaryKey(),
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  activeVersion: integer('active_version').notNull(),
+  latestVersion: integer('latest_version').notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('pipelines_workspace_name_uq').on(t.workspaceId, t.name)]);
+
+/** Immutable deployed versions of a pipeline: the declared spec and the sandbox script of its expressions. */
+export const pipelineVersions = pgTable('pipeline_versions', {
+  pipelineId: text('pipeline_id').notNull().references(() => pipelines.id, { onDelete: 'cascade' }),
+  version: integer('version').notNull(),
+  spec: jsonb('spec').notNull(),
+  /** The compiled script that evaluates the version's expressions in the sandbox. */
+  script: text('script').notNull(),
+  specHash: text('spec_hash').notNull(),
+  deployedBy: text('deployed_by').notNull(),
+  deployedAt: timestamp('deployed_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.pipelineId, t.version] })]);
+
+/** Recent runs of pipelines, kept like invocations. Logs and messages are stored already redacted. */
+export const pipelineRuns = pgTable('pipeline_runs', {
+  id: text('id').primaryKey(),
+  pipelineId: text('pipeline_id').notNull().references(() => pipelines.id, { onDelete: 'cascade' }),
+  workspaceId: text('workspace_id').notNull(),
+  version: integer('version').notNull(),
+  invokedBy: text('invoked_by'),
+  requestId: text('request_id'),
+  outcome: text('outcome', { enum: ['ok', 'error'] }).notNull(),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  errorStep: text('error_step'),
+  durationMs: integer('duration_ms').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+}, (t) => [index('pipeline_runs_pipeline_started_idx').on(t.pipelineId, t.startedAt), index('pipeline_runs_started_idx').on(t.startedAt)]);
+
+/** One row per step of a run, in order. */
+export const pipelineRunSteps = pgTable('pipeline_run_steps', {
+  runId: text('run_id').notNull().references(() => pipelineRuns.id, { onDelete: 'cascade' }),
+  position: integer('position').notNull(),
+  name: text('name').notNull(),
+  function: text('function').notNull(),
+  status: text('status', { enum: ['ok', 'skipped', 'failed', 'not_run'] }).notNull(),
+  durationMs: integer('duration_ms').notNull(),
+  invocationIds: jsonb('invocation_ids').notNull(),
+  logs: jsonb('logs').notNull(),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+}, (t) => [primaryKey({ columns: [t.runId, t.position] })]);
 
 export type Principal = typeof principals.$inferSelect;
 export type Vault = typeof vaults.$inferSelect;

@@ -17,6 +17,10 @@ import { createFunctionService } from './functions.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessCachePolicy } from '../../db/access-cache.ts';
+import { createRunRecords } from '../pipelines/runs.ts';
+import { createPipelineRunner } from '../pipelines/runner.ts';
+import { createPipelineService } from '../pipelines/service.ts';
+import { pipelineResolver } from '../pipelines/graphql.ts';
 
 export interface ServiceDeps {
   db: Db;
@@ -43,6 +47,10 @@ export function createServices(deps: ServiceDeps) {
   const workspaces = createWorkspaceService({ db, audit });
   const users = createUserService({ db, audit });
   const signingKeys = createSigningKeys({ db, keyring });
+  const pipelineRuns = createRunRecords({ db, logger: deps.logger, retentionMs: deps.invocationRetentionMs });
+  const pipelineRunner = createPipelineRunner({
+    db, runtime: deps.runtime, secrets, audit, logger: deps.logger, records: pipelineRuns, accessCache: deps.accessCache,
+  });
   return {
     audit,
     failureAudit,
@@ -53,6 +61,9 @@ export function createServices(deps: ServiceDeps) {
     functions: createFunctionService({
       db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
       accessCache: deps.accessCache,
+    }),
+    pipelines: createPipelineService({
+      db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),
     }),
     users,
     signingKeys,

@@ -31,6 +31,8 @@ export interface RuntimeReader {
    * one statement per invocation instead of one per read.
    */
   auditRows?: AuditEntry[];
+  /** Extra value-free facts for the audit row's detail, e.g. the pipeline, version, step and run a read came from. */
+  auditDetail?: Record<string, unknown>;
 }
 
 export class AccessDeniedError extends Error {
@@ -153,13 +155,13 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
       if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
-        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, reason: 'no_workspace_grant' } });
+        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: 'no_workspace_grant' } });
         throw new AccessDeniedError(vaultName);
       }
       const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });
       await record({
         ...base, vaultId: found.vaultId, action: 'secret.read', outcome: 'allowed', version: found.version,
-        detail: { functionVersion: reader.functionVersion, ...(value === undefined ? { missing: true } : {}) },
+        detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...(value === undefined ? { missing: true } : {}) },
       });
       return value;
     },

@@ -1,0 +1,68 @@
+// The pipeline figure of `npm run bench`: a three-step pipeline over GraphQL (POST .../graphql,
+// steps passing results along, no expressions) against three direct invocations in a row and
+// against one hello invocation, all at concurrency 1. Target: pipeline p50 <= 2 x one hello.
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; text: string }>;
+
+export interface PipelineFigures {
+  pipelineP50Ms: number;
+  threeInvocationsP50Ms: number;
+  helloP50Ms: number;
+  ratioToHello: number;
+  ratioToThreeInvocations: number;
+  errors: number;
+}
+
+const STEP = 'export default async ({ args, pipeline }) => ({ n: (pipeline.b?.n ?? pipeline.a?.n ?? args.n) + 1 })';
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const round = (n: number) => Math.round(n * 100) / 100;
+
+export async function pipelineBench(call: Call, workspace: string, seconds: number): Promise<PipelineFigures> {
+  const ok = async (method: string, p: string, body: unknown) => {
+    const r = await call(method, p, body);
+    if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
+  };
+  await ok('PUT', `/v1/workspaces/${workspace}/functions/step`, { code: STEP });
+  await ok('PUT', `/v1/workspaces/${workspace}/pipelines/threeSteps`, {
+    operation: 'query', types: 'type Count { n: Int! }', args: 'n: Int!', returns: 'Count!',
+    steps: [{ name: 'a', function: 'step' }, { name: 'b', function: 'step' }, { name: 'c', function: 'step' }],
+  });
+  let errors = 0;
+  const pipeline = async () => {
+    const r = await call('POST', `/v1/workspaces/${workspace}/graphql`, { query: 'query($n: Int!) { threeSteps(n: $n) { n } }', variables: { n: 1 } });
+    if (r.status !== 200 || !r.text.includes('"threeSteps":{"n":4}')) errors++;
+  };
+  // A step function gets what a pipeline step gets: {args, pipeline}.
+  const invoke = async (fn: string) => {
+    const args = fn === 'step' ? { args: { n: 1 }, pipeline: {} } : { name: 'bench' };
+    const r = await call('POST', `/v1/workspaces/${workspace}/functions/${fn}/invoke`, { args });
+    if (r.status !== 200) errors++;
+  };
+  const three = async () => { await invoke('step'); await invoke('step'); await invoke('step'); };
+  const hello = () => invoke('hello');
+
+  const p50 = async (op: () => Promise<void>, s: number) => {
+    const times: number[] = [];
+    const end = performance.now() + s * 1000;
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      await op();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return round(quantile(times, 0.5));
+  };
+  for (const op of [pipeline, three, hello]) await p50(op, 0.5); // warm-up: isolates, caches, schema
+  if (errors > 0) throw new Error(`the pipeline bench failed ${errors} times while warming up`);
+  errors = 0;
+  const pipelineP50Ms = await p50(pipeline, seconds);
+  const threeInvocationsP50Ms = await p50(three, seconds);
+  const helloP50Ms = await p50(hello, seconds);
+  return {
+    pipelineP50Ms, threeInvocationsP50Ms, helloP50Ms, errors,
+    ratioToHello: round(pipelineP50Ms / helloP50Ms), ratioToThreeInvocations: round(pipelineP50Ms / threeInvocationsP50Ms),
+  };
+}
+
+export const pipelineLine = (f: PipelineFigures) =>
+  `  ${'3-step pipeline (GraphQL)'.padEnd(26)} p50 ${f.pipelineP50Ms} ms; 3 direct invocations ${f.threeInvocationsP50Ms} ms; 1 hello ${f.helloP50Ms} ms; ` +
+  `${f.ratioToHello}x hello, ${f.ratioToThreeInvocations}x three invocations${f.errors ? `, ${f.errors} errors` : ''}   target: <= 2x hello (${f.ratioToHello <= 2 ? 'met' : 'MISSED'})`;

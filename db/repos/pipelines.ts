@@ -1,0 +1,129 @@
+// Pipelines, their immutable deployed versions, and their recent runs with steps.
+import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { pipelines, pipelineVersions, pipelineRuns, pipelineRunSteps, workspaces, workspaceMembers, functions, functionVersions } from '../schema.ts';
+
+export type PipelineRow = typeof pipelines.$inferSelect;
+export type PipelineVersionRow = typeof pipelineVersions.$inferSelect;
+export type PipelineRunRow = typeof pipelineRuns.$inferSelect;
+export type PipelineRunStepRow = typeof pipelineRunSteps.$inferSelect;
+export type NewPipelineRun = typeof pipelineRuns.$inferInsert;
+export type NewPipelineRunStep = typeof pipelineRunSteps.$inferInsert;
+
+/** Creates the pipeline at version 1, or hands out its next version number and makes it active, in one statement. */
+export async function reserveNextVersion(db: Db, p: { id: string; workspaceId: string; name: string; createdBy: string }): Promise<PipelineRow> {
+  const [row] = await db.insert(pipelines)
+    .values({ ...p, activeVersion: 1, latestVersion: 1 })
+    .onConflictDoUpdate({
+      target: [pipelines.workspaceId, pipelines.name],
+      set: { latestVersion: sql`${pipelines.latestVersion} + 1`, activeVersion: sql`${pipelines.latestVersion} + 1`, updatedAt: sql`now()` },
+    })
+    .returning();
+  return row;
+}
+
+export async function insertVersion(db: Db, v: typeof pipelineVersions.$inferInsert) {
+  await db.insert(pipelineVersions).values(v);
+}
+
+export async function findPipeline(db: Db, workspaceId: string, name: string): Promise<PipelineRow | undefined> {
+  const [row] = await db.select().from(pipelines).where(and(eq(pipelines.workspaceId, workspaceId), eq(pipelines.name, name)));
+  return row;
+}
+
+export async function listPipelines(db: Db, workspaceId: string) {
+  return db.select().from(pipelines).where(eq(pipelines.workspaceId, workspaceId)).orderBy(pipelines.name);
+}
+
+export async function deletePipeline(db: Db, id: string) {
+  await db.delete(pipelines).where(eq(pipelines.id, id));
+}
+
+export async function setActiveVersion(db: Db, id: string, version: number): Promise<PipelineRow | undefined> {
+  const [row] = await db.update(pipelines).set({ activeVersion: version, updatedAt: sql`now()` }).where(eq(pipelines.id, id)).returning();
+  return row;
+}
+
+export async function listVersions(db: Db, pipelineId: string): Promise<PipelineVersionRow[]> {
+  return db.select().from(pipelineVersions).where(eq(pipelineVersions.pipelineId, pipelineId)).orderBy(desc(pipelineVersions.version));
+}
+
+export async function findVersion(db: Db, pipelineId: string, version: number): Promise<PipelineVersionRow | undefined> {
+  const [row] = await db.select().from(pipelineVersions)
+    .where(and(eq(pipelineVersions.pipelineId, pipelineId), eq(pipelineVersions.version, version)));
+  return row;
+}
+
+/** The active version of every pipeline of a workspace: what its GraphQL schema is built from. */
+export async function activeVersions(db: Db, workspaceId: string) {
+  return db.select({ pipeline: pipelines, version: pipelineVersions }).from(pipelines)
+    .innerJoin(pipelineVersions, and(eq(pipelineVersions.pipelineId, pipelines.id), eq(pipelineVersions.version, pipelines.activeVersion)))
+    .where(eq(pipelines.workspaceId, workspaceId)).orderBy(pipelines.name);
+}
+
+/**
+ * What identifies a workspace's schema: each pipeline's id and active version. Cheap enough to ask
+ * whenever the access epoch moved; the schema is rebuilt only when this changes.
+ */
+export async function schemaRevision(db: Db, workspaceId: string): Promise<string> {
+  const rows = await db.select({ id: pipelines.id, v: pipelines.activeVersion }).from(pipelines)
+    .where(eq(pipelines.workspaceId, workspaceId)).orderBy(pipelines.id);
+  return rows.map((r) => `${r.id}:${r.v}`).join(',');
+}
+
+/** The workspace by name and the caller's role in it (if any), in one round trip. */
+export async function findWorkspaceWithRole(db: Db, workspaceName: string, principalId: string) {
+  const [row] = await db.select({ workspace: workspaces, role: workspaceMembers.role }).from(workspaces)
+    .leftJoin(workspaceMembers, and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.principalId, principalId)))
+    .where(eq(workspaces.name, workspaceName));
+  return row;
+}
+
+/** Names of the workspace's functions among `names` (to refuse steps naming missing functions). */
+export async function existingFunctionNames(db: Db, workspaceId: string, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const rows = await db.select({ name: functions.name }).from(functions)
+    .where(and(eq(functions.workspaceId, workspaceId), inArray(functions.name, names)));
+  return new Set(rows.map((r) => r.name));
+}
+
+/** What a step needs to run a function's active version, without the source text. */
+export async function findStepFunction(db: Db, workspaceId: string, name: string) {
+  const [row] = await db.select({
+    id: functions.id, name: functions.name, version: functions.activeVersion, script: functionVersions.script, codeHash: functionVersions.codeHash,
+    timeoutMs: functionVersions.timeoutMs, memoryMb: functionVersions.memoryMb, exposeSecrets: functionVersions.exposeSecrets,
+  }).from(functions)
+    .innerJoin(functionVersions, and(eq(functionVersions.functionId, functions.id), eq(functionVersions.version, functions.activeVersion)))
+    .where(and(eq(functions.workspaceId, workspaceId), eq(functions.name, name)));
+  return row;
+}
+
+/** A run and its steps together (a plain transaction: run records change no access, so no epoch step). */
+export async function insertRun(db: Db, run: NewPipelineRun, steps: NewPipelineRunStep[]) {
+  await db.transaction(async (tx) => {
+    await tx.insert(pipelineRuns).values(run);
+    if (steps.length > 0) await tx.insert(pipelineRunSteps).values(steps);
+  });
+}
+
+export async function listRuns(db: Db, pipelineId: string, limit: number) {
+  return db.select().from(pipelineRuns).where(eq(pipelineRuns.pipelineId, pipelineId))
+    .orderBy(desc(pipelineRuns.startedAt), desc(pipelineRuns.id)).limit(limit);
+}
+
+export async function findRun(db: Db, pipelineId: string, id: string): Promise<PipelineRunRow | undefined> {
+  const [row] = await db.select().from(pipelineRuns).where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.id, id)));
+  return row;
+}
+
+export async function stepsOfRuns(db: Db, runIds: string[]): Promise<PipelineRunStepRow[]> {
+  if (runIds.length === 0) return [];
+  return db.select().from(pipelineRunSteps).where(inArray(pipelineRunSteps.runId, runIds))
+    .orderBy(asc(pipelineRunSteps.runId), asc(pipelineRunSteps.position));
+}
+
+/** Deletes runs (and their steps) that started before `cutoff`; returns how many. */
+export async function deleteRunsBefore(db: Db, cutoff: Date): Promise<number> {
+  const rows = await db.delete(pipelineRuns).where(lt(pipelineRuns.startedAt, cutoff)).returning({ id: pipelineRuns.id });
+  return rows.length;
+}
