@@ -179,9 +179,11 @@ describe('vault creation and the manager role', () => {
 describe('workspace grants', () => {
   beforeAll(async () => {
     expect((await s.request('POST', '/v1/workspaces', { body: { name: 'perm-ws' } })).status).toBe(201);
+    // Granting a workspace needs its owner's consent: the manager owns perm-ws.
+    expect((await s.request('POST', '/v1/workspaces/perm-ws/members', { body: { principal: users.manager.id, role: 'owner' } })).status).toBe(200);
   });
 
-  it('a vault manager may grant a workspace the reader role', async () => {
+  it('a vault manager who owns the workspace may grant it the reader role', async () => {
     const f = await makeFixture();
     const granted = await s.request('POST', `/v1/vaults/${f.vault}/grants`, { key: users.manager.key, body: { workspace: 'perm-ws', role: 'reader' } });
     expect(granted.status).toBe(201);

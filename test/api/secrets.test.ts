@@ -177,7 +177,9 @@ describe('deleting', () => {
       select 1 from secret_versions v join secrets x on x.id = v.secret_id join vaults w on w.id = x.vault_id where w.name = 'doomed'
       union all select 1 from vault_grants g join vaults w on w.id = g.vault_id where w.name = 'doomed'`);
     expect(left).toHaveLength(0);
-    // The name is free again.
+    // The name stays reserved until an admin releases it; then it is free again, with nothing of the old vault.
+    expect((await s.request('POST', '/v1/vaults', { body: { name: 'doomed' } })).status).toBe(409);
+    expect((await s.request('DELETE', '/v1/admin/vault-names/doomed')).status).toBe(204);
     expect((await s.request('POST', '/v1/vaults', { body: { name: 'doomed' } })).status).toBe(201);
     expectError(await s.request('GET', '/v1/vaults/doomed/secrets/x/value'), 404, 'not_found');
   });
