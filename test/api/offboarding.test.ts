@@ -2,13 +2,14 @@
 // tokens already minted, new token requests) stop on the very next request, also when their
 // lookups were just cached; an admin's deactivation of a service account only an admin can lift.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestServer, testMasterKey, type TestServer } from '../support/server.ts';
 import { expectError, selectRows } from '../support/assertions.ts';
 import { sql } from 'drizzle-orm';
 import { usingPostgres } from '../support/database.ts';
 import { openDatabase } from '../../db/client.ts';
 
 let s: TestServer;
+const masterKey = testMasterKey();
 let bob: { id: string; key: string };
 let keyAccount: { id: string; key: string };
 let oauthAccount: { id: string; secret: string };
@@ -22,7 +23,7 @@ async function token(server: TestServer = s) {
 const me = (key: string, server: TestServer = s) => server.request('GET', '/v1/me', { key });
 
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ env: { COFFER_MASTER_KEY: masterKey } });
   bob = await s.createUser('bob');
   const k = await s.request('POST', '/v1/service-accounts', { key: bob.key, body: { name: 'bob-deployer', auth: 'api_key' } });
   keyAccount = { id: k.body.serviceAccount.id, key: k.body.apiKey.key };
@@ -86,7 +87,7 @@ describe.skipIf(!usingPostgres())('another gateway on the same PostgreSQL', () =
   it('sees a deactivation on the next request, although it had the lookups cached', async () => {
     const url = (s.database as { url?: string }).url!;
     const database = await openDatabase({ url, maxConnections: 2 });
-    const other = await startTestServer({ database, adminKey: s.adminKey });
+    const other = await startTestServer({ database, adminKey: s.adminKey, env: { COFFER_MASTER_KEY: masterKey } });
     try {
       for (const key of [bob.key, keyAccount.key]) expect((await me(key, other)).status).toBe(200);
       expect((await s.request('PATCH', `/v1/users/${bob.id}`, { body: { active: false } })).status).toBe(200);

@@ -53,7 +53,7 @@ describe('the error handler\'s translation of real driver errors', () => {
     await insertPrincipal(s.database.db, row);
     const res = await appRunning(() => insertPrincipal(s.database.db, { ...row, id: 'usr_dupe2' })).request('/');
     expect(res.status).toBe(409);
-    expect((await res.json()).error).toMatchObject({ code: 'already_exists', message: expect.stringContaining('with that name already exists') });
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'already_exists', message: expect.stringContaining('with that name already exists') });
   });
 
   it('a database that is gone is 503 unavailable with Retry-After', async () => {
@@ -63,6 +63,6 @@ describe('the error handler\'s translation of real driver errors', () => {
     const res = await appRunning(() => insertPrincipal(gone.db, { id: 'usr_x', kind: 'user', name: 'x', isAdmin: false })).request('/');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
-    expect((await res.json()).error.code).toBe('unavailable');
+    expect(((await res.json()) as any).error.code).toBe('unavailable');
   });
 });
