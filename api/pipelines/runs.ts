@@ -5,18 +5,14 @@ import type { Db } from '../../db/client.ts';
 import * as repo from '../../db/repos/pipelines.ts';
 import type { LogLine } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
+import { storableText } from '../storable-text.ts';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const MAX_MESSAGE_CHARS = 4096;
 const MAX_LOG_LINES_PER_STEP = 200;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** Text from functions made safe for text/jsonb columns: no NUL, no lone surrogates, bounded. */
-export function safeText(s: string, max = MAX_MESSAGE_CHARS): string {
-  const clean = s.replace(/\u0000/g, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
-}
+/** Text from functions made safe for text/jsonb columns, through the one storable-text rule. */
+export const safeText = (s: string, max = MAX_MESSAGE_CHARS): string => storableText(s, max);
 
 export const safeLogs = (logs: LogLine[]): LogLine[] =>
   logs.slice(0, MAX_LOG_LINES_PER_STEP).map((l) => ({ level: l.level, message: safeText(l.message), at: l.at }));
