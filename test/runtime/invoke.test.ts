@@ -30,7 +30,16 @@ describe('invoke', () => {
     const { outcome } = await run(rt, HELLO, { args: { name: 'coffer', n: [1, 2] } });
     expect(outcome).toMatchObject({ ok: true, result: { hello: 'coffer' } });
     expect(outcome.durationMs).toBeGreaterThan(0);
-    expect(outcome.cpuMs).toBeGreaterThanOrEqual(0);
+    expect(outcome.cpuMs).toBeGreaterThan(0);
+    expect(outcome.cpuMs).toBeLessThanOrEqual(outcome.durationMs);
+  });
+
+  it('cpu time counts the work the function did', async () => {
+    const { outcome } = await run(rt, 'export default () => { let x = 0; for (let i = 0; i < 2e7; i++) x += i % 7; return x > 0; }');
+    expect(outcome).toMatchObject({ ok: true, result: true });
+    const idle = (await run(rt, HELLO)).outcome;
+    // Twenty million loop turns cost more CPU than a hello, whatever the machine's speed.
+    expect(outcome.cpuMs).toBeGreaterThan(idle.cpuMs);
   });
 
   it('a sync default export works and undefined becomes null', async () => {
