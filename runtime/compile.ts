@@ -1,7 +1,7 @@
 // Turns a user's ES module into the "script form" that the sandbox runs.
 //
 // Why a script and not a module: compiling and releasing modules at a high rate in one process has
-// killed the process in isolated-vm 6.2 (see shared/notes/isolated-vm-6.2.md), while one Script
+// killed the process in isolated-vm 6.2 (two isolates compiling and releasing modules at once), while one Script
 // compiled once per version and run in a fresh context per invocation is stable and about twice as
 // fast. The transform works on acorn's node ranges, never on regexes, and keeps every line of the
 // user's code on the same line so that stack traces point at the user's source.
