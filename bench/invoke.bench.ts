@@ -13,6 +13,7 @@ import http from 'node:http';
 import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
 import { pipelineBench, pipelineLine } from './pipeline.ts';
+import { containmentBench, printContainment } from './containment.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Hello at concurrency 16 for this long, sampling the memory of the gateway and its workers. */
@@ -150,6 +151,7 @@ async function main() {
 
     const bare1: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 1 });
     const bare16: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 16 });
+    const containment = await containmentBench();
 
     const results = {
       at: new Date().toISOString(), driver: database.driver, seconds: SECONDS, cores: os.availableParallelism(), node: process.version,
@@ -158,6 +160,7 @@ async function main() {
       pipeline,
       coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
       bareLoop: { c1: bare1, c16: bare16 },
+      containment,
       soak: { seconds: SOAK_SECONDS, invocations: soak.count, perSecond: soak.perSecond, errors: soak.errors, memory },
       ratios: {
         helloP50ToBare: round(hello1.p50Ms / bare1.p50Ms),
@@ -188,6 +191,7 @@ async function main() {
         `2 secrets c16 ${round(results.ratios.twoSecretsC16ThroughputOfBare * 100, 0)}% of bare`,
       '',
     ].join('\n'));
+    printContainment(containment);
 
     const out = fileURLToPath(new URL('./results/latest.json', import.meta.url));
     fs.mkdirSync(path.dirname(out), { recursive: true });
