@@ -28,6 +28,8 @@ import { functionRoutes } from './routes/functions.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { pipelineRoutes } from './pipelines/routes.ts';
 import { graphqlRoutes } from './pipelines/graphql.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { metricsRoutes } from './metrics/routes.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -44,6 +46,8 @@ export interface AppDeps {
   /** The function runtime (started on first use by the server); closed by whoever created it. */
   runtime: Runtime;
   invocationRetentionMs: number;
+  /** This gateway's metrics (created here when absent). */
+  metrics?: Metrics;
 }
 
 /** How much of a request path an audit row keeps (the route pattern is kept whole). */
@@ -51,8 +55,10 @@ const AUDITED_PATH_CHARS = 256;
 
 export function createApp(deps: AppDeps) {
   const { database, keyring, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.watchRuntime(deps.runtime);
   const services = createServices({
-    db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime,
+    db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime, metrics,
     invocationRetentionMs: deps.invocationRetentionMs,
     issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute, authFailureRowsPerMinute: deps.authFailureRowsPerMinute,
   });
@@ -60,7 +66,7 @@ export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use('*', serverRequestId());
-  app.use('*', requestContext(logger));
+  app.use('*', requestContext(logger, metrics));
   // Enforced on the stream, so chunked bodies without Content-Length are cut off too.
   app.use('*', bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -100,6 +106,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', functionRoutes(services.functions));
   app.route('/', pipelineRoutes(services.pipelines));
   app.route('/', graphql.routes);
+  app.route('/', metricsRoutes(metrics));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',

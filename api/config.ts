@@ -21,6 +21,8 @@ const envSchema = z.object({
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  COFFER_METRICS_ADDR: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port').optional(),
+  COFFER_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
 export interface Config {
@@ -50,6 +52,10 @@ export interface Config {
   tokenFailuresPerMinute: number;
   /** Failed-authentication audit rows per source address per minute; the excess is counted in one row. */
   authFailureRowsPerMinute: number;
+  /** host:port of a separate listener serving /metrics without a credential; off when absent. */
+  metricsAddr?: { host: string; port: number };
+  /** Log lines as JSON, or readable (pino-pretty); absent: readable on a terminal, JSON otherwise. */
+  logFormat?: 'json' | 'pretty';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -78,5 +84,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
     authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
+    metricsAddr: e.COFFER_METRICS_ADDR ? splitHostPort(e.COFFER_METRICS_ADDR) : undefined,
+    logFormat: e.COFFER_LOG_FORMAT,
   };
+}
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const at = addr.lastIndexOf(':');
+  return { host: addr.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(addr.slice(at + 1)) };
 }

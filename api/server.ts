@@ -11,6 +11,8 @@ import { verifyMasterKeys, rewrapAll } from './crypto/master-key-check.ts';
 import { ensureAuditHead } from './audit/audit-log.ts';
 import { bootstrapAdmin } from './services/bootstrap.ts';
 import { createApp } from './app.ts';
+import { Hono } from 'hono';
+import type { Metrics } from './metrics/metrics.ts';
 import { startRuntimeOnFirstUse } from './services/functions.ts';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -22,6 +24,8 @@ export interface RunningCoffer {
   keyring: Keyring;
   app: ReturnType<typeof createApp>['app'];
   services: ReturnType<typeof createApp>['services'];
+  /** The port of the COFFER_METRICS_ADDR listener, when there is one. */
+  metricsPort?: number;
   close(): Promise<void>;
 }
 
@@ -49,7 +53,7 @@ export async function prepareDatabase(config: Config, database: Database, logger
 }
 
 export async function startCoffer(config: Config, options: StartOptions = {}): Promise<RunningCoffer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, { format: config.logFormat });
   const database = options.database ?? (await openForConfig(config));
   try {
     const keyring = await prepareDatabase(config, database, logger);
@@ -72,6 +76,8 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
       const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
     });
     const port = (server.address() as AddressInfo).port;
+    const metricsServer = config.metricsAddr ? await serveMetrics(services.metrics, config.metricsAddr) : undefined;
+    if (metricsServer) logger.info({ metrics: `http://${config.metricsAddr!.host}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'metrics are served');
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     listeningUrl = url;
     logger.info({ url, driver: database.driver }, 'coffer is listening');
@@ -80,10 +86,12 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     let closed = false;
     return {
       url, port, database, keyring, app, services,
+      metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
       async close() {
         if (closed) return;
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
         await services.functions.close();
         await services.failureAudit.close();
         await services.pipelines.close();
@@ -95,6 +103,16 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     if (!options.database) await database.close().catch(() => {});
     throw err;
   }
+}
+
+/** The metrics listener: GET /metrics only, no credential (bind it to loopback or a private network). */
+async function serveMetrics(metrics: Metrics, addr: { host: string; port: number }): Promise<ServerType> {
+  const app = new Hono();
+  app.get('/metrics', async (c) => c.text(await metrics.text(), 200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }));
+  app.notFound((c) => c.text('not found: this listener serves GET /metrics only\n', 404));
+  return new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: addr.host, port: addr.port }, () => resolve(s));
+  });
 }
 
 function printAdminKey(key: string, url: string) {
@@ -112,7 +130,7 @@ function printAdminKey(key: string, url: string) {
 }
 
 async function runRewrap(config: Config) {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   const database = await openForConfig(config);
   try {
     const keyring = await prepareDatabase(config, database, logger);

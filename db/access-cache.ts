@@ -10,6 +10,12 @@
 // expire after `maxAgeMs` in case a notification was lost with a connection.
 
 let epoch = 0;
+/** Lookups served from an entry, and loaded, in this process (for the metrics). */
+const stats = { hits: 0, misses: 0 };
+
+export function accessCacheStats(): Readonly<typeof stats> {
+  return stats;
+}
 
 /** Called after a write transaction commits. */
 export function accessChanged(): void {
@@ -35,7 +41,8 @@ export function createAccessCache<V>(policy: AccessCachePolicy | undefined, maxE
   return {
     async get(key, load) {
       const hit = entries.get(key);
-      if (hit && hit.epoch === epoch && performance.now() - hit.at < policy.maxAgeMs) return hit.value;
+      if (hit && hit.epoch === epoch && performance.now() - hit.at < policy.maxAgeMs) { stats.hits++; return hit.value; }
+      stats.misses++;
       // The epoch is read before loading: a write committed while loading makes this entry stale at once.
       const loadedAt = epoch;
       const at = performance.now();

@@ -38,8 +38,8 @@ export interface Runtime {
   invoke(req: InvocationRequest, readSecret: SecretReader): Promise<InvocationOutcome>;
   /** Evaluates the top level in a fresh context under `limits`; `not_callable` if the default export is not a function. */
   validate(script: string, limits: FunctionLimits, workspaceId: string): Promise<ValidateResult>;
-  /** workers: live worker processes; busy: invocations running in them; queued: waiting; restarts: unexpected worker deaths. */
-  stats(): { workers: number; busy: number; queued: number; restarts: number };
+  /** workers: live worker processes; busy: invocations running in them; queued: waiting; restarts: unexpected worker deaths; recycles: planned replacements. */
+  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles: number };
   /** Kills the workers; pending invocations answer worker_crashed. Idempotent. */
   close(): Promise<void>;
 }

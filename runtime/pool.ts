@@ -99,7 +99,7 @@ interface Worker {
 export interface Pool {
   invoke(job: Job): Promise<InvocationOutcome>;
   validate(job: Job): Promise<ValidateResult>;
-  stats(): { workers: number; busy: number; queued: number; restarts: number };
+  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles: number };
   workerPids(): number[];
   /** The highest RSS seen of each live worker since it started. */
   peakRss(): { pid: number; peakRssBytes: number }[];
@@ -130,6 +130,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   const pendings = new Map<number, Pending>();
   let nextId = 1;
   let restarts = 0;
+  let recycles = 0;
   let failedStarts = 0;
   let closing: Promise<void> | undefined;
 
@@ -350,6 +351,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     const n = slots.indexOf(w);
     if (n < 0) return;
     w.draining = true;
+    recycles++;
     retiring.add(w);
     spawn(n); // the successor takes the slot now; the old worker finishes what it holds
     const stopWhenIdle = () => {
@@ -412,7 +414,7 @@ export function createPool(options: PoolOptions = {}): Pool {
       let busy = 0;
       let workers = 0;
       for (const w of slots) if (w) { workers++; busy += w.inFlight.size; }
-      return { workers, busy, queued, restarts };
+      return { workers, busy, queued, restarts, recycles };
     },
     workerPids() {
       return slots.filter((w): w is Worker => w?.ready === true).map((w) => w.pid);

@@ -110,10 +110,30 @@ function refusalRow(refused: Hashed, err: unknown): Hashed {
   });
 }
 
-export function createAuditLog(db: Db, options: { onRefused?: (row: Hashed, err: unknown) => void } = {}): AuditLog {
+export interface AuditLogOptions {
+  onRefused?: (row: Hashed, err: unknown) => void;
+  /** Rows written (inside a transaction: written with it), and how long the statement took; for metrics. */
+  onWritten?: (rows: readonly Hashed[], seconds: number) => void;
+  /** A commit failed and its rows were not written; for metrics. */
+  onFailed?: () => void;
+}
+
+export function createAuditLog(db: Db, options: AuditLogOptions = {}): AuditLog {
   type Waiting = { row: Hashed; canonical: string; done: (err?: unknown) => void };
   let queue: Waiting[] = [];
   let writing = false;
+
+  /** One statement, timed for the metrics. */
+  async function write(target: Db, rows: Waiting[] | { row: Hashed; canonical: string }[]) {
+    const started = performance.now();
+    try {
+      await appendAuditRows(target, rows);
+    } catch (err) {
+      options.onFailed?.();
+      throw err;
+    }
+    options.onWritten?.(rows.map((r) => r.row), (performance.now() - started) / 1000);
+  }
 
   function enqueue(rows: Hashed[]): Promise<void> {
     const written = rows.map((row) => new Promise<void>((resolve, reject) => {
@@ -129,7 +149,7 @@ export function createAuditLog(db: Db, options: { onRefused?: (row: Hashed, err:
       const group = queue.slice(0, MAX_GROUP);
       queue = queue.slice(group.length);
       try {
-        await appendAuditRows(db, group);
+        await write(db, group);
         for (const w of group) w.done();
       } catch (err) {
         await isolate(group, err);
@@ -151,7 +171,7 @@ export function createAuditLog(db: Db, options: { onRefused?: (row: Hashed, err:
     }
     for (const w of group) {
       try {
-        await appendAuditRows(db, [w]);
+        await write(db, [w]);
         w.done();
       } catch (err) {
         if (!isDatabaseUnavailable(err)) await recordRefusal(w.row, err);
@@ -170,7 +190,7 @@ export function createAuditLog(db: Db, options: { onRefused?: (row: Hashed, err:
     async append(entry, tx) {
       const row = toRow(entry);
       // Inside a transaction the row stands or falls with the caller's change, by design.
-      if (tx) return appendAuditRows(tx, [{ row, canonical: canonical(row) }]);
+      if (tx) return write(tx, [{ row, canonical: canonical(row) }]);
       return enqueue([row]);
     },
 

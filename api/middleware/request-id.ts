@@ -5,24 +5,39 @@ import crypto from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { AppEnv } from '../app-env.ts';
+import { routePath } from 'hono/route';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** W3C Trace Context: version 00, a trace id and a parent id that are not all zeros, flags. */
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The trace id of a well-formed `traceparent` header, so logs can be joined with the caller's trace. */
+export function traceIdOf(header: string | undefined): string | undefined {
+  const m = header ? TRACEPARENT.exec(header.trim()) : null;
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
+  return m[1];
+}
 
 export const serverRequestId = (): MiddlewareHandler<AppEnv> =>
   requestId({ headerName: '', generator: () => `req_${crypto.randomBytes(9).toString('base64url')}` });
 
-/** Sets the response's X-Request-Id, records a well-formed client id, and logs the outcome. */
-export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
+/** Sets the response's X-Request-Id, records a well-formed client id, logs and counts the outcome. */
+export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const requestId = c.get('requestId');
     const incoming = c.req.header('x-request-id');
     if (incoming && CLIENT_ID.test(incoming)) c.set('clientRequestId', incoming);
     c.header('X-Request-Id', requestId);
+    const traceId = traceIdOf(c.req.header('traceparent'));
     const started = performance.now();
     await next();
+    const ms = performance.now() - started;
     // The path only: a query string could carry something a client should not have sent.
-    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), method: c.req.method, path: c.req.path.slice(0, 512), status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10, principalId: c.get('principal')?.id }, 'request');
+    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), traceId, method: c.req.method, path: c.req.path.slice(0, 512), status: c.res.status,
+      ms: Math.round(ms * 10) / 10, principalId: c.get('principal')?.id }, 'request');
+    // The route pattern, never the path: labels must not carry what a caller typed.
+    metrics?.request(routePath(c, -1), c.req.method, c.res.status, ms / 1000);
   };
 }

@@ -15,6 +15,7 @@ import type { Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { newId } from '../crypto/credentials.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { RuntimeReader, SecretService } from '../services/secrets.ts';
 import { stepNeedsPlan, type StepPlan } from './expressions.ts';
 import { safeLogs, safeText, type RunRecords } from './runs.ts';
@@ -51,7 +52,7 @@ type StepRecord = repo.NewPipelineRunStep & { invocationIds: string[]; logs: Log
 const denyAll: SecretReader = async () => { throw Object.assign(new Error('expressions cannot read secrets'), { code: 'access_denied' }); };
 
 export function createPipelineRunner(deps: {
-  db: Db; runtime: Runtime; secrets: SecretService; audit: AuditLog; logger: Logger; records: RunRecords; accessCache?: AccessCachePolicy;
+  db: Db; runtime: Runtime; secrets: SecretService; audit: AuditLog; logger: Logger; records: RunRecords; accessCache?: AccessCachePolicy; metrics?: Metrics;
 }) {
   const { db, runtime, secrets, audit, logger, records } = deps;
   const stepFunctions = createAccessCache<StepFunction | undefined>(deps.accessCache);
@@ -116,6 +117,8 @@ export function createPipelineRunner(deps: {
       });
       // A read still in flight past the invocation's end writes its own row.
       reader.auditRows = undefined;
+      deps.metrics?.invocation(outcome.ok ? 'ok' : outcome.code, 'pipeline');
+      deps.metrics?.stage('sandbox', outcome.durationMs / 1000);
       rec.logs.push(...outcome.logs);
       if (!outcome.ok) return { ok: false, failure: failureOf(outcome, invocationId) };
       return { ok: true, value: outcome.result };

@@ -21,6 +21,7 @@ import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logger.ts';
 import { checkWorkspaceAccess, type WorkspaceService } from './workspaces.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { RuntimeReader, SecretService } from './secrets.ts';
 
 export const MAX_CODE_BYTES = 256 * 1024;
@@ -51,9 +52,9 @@ type ActiveScript = NonNullable<Awaited<ReturnType<typeof fnRepo.findActiveScrip
 
 export function createFunctionService(deps: {
   db: Db; audit: AuditLog; workspaces: WorkspaceService; secrets: SecretService; runtime: Runtime; logger: Logger;
-  invocationRetentionMs: number; accessCache?: AccessCachePolicy;
+  invocationRetentionMs: number; accessCache?: AccessCachePolicy; metrics?: Metrics;
 }) {
-  const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
+  const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs, metrics } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
@@ -181,6 +182,7 @@ export function createFunctionService(deps: {
         workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
         invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditRows: [],
       };
+      const invokeStarted = performance.now();
       const outcome = await runtime.invoke({
         invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
         limits: { timeoutMs: active.timeoutMs, memoryMb: active.memoryMb }, args, exposeSecrets: active.exposeSecrets,
@@ -194,6 +196,9 @@ export function createFunctionService(deps: {
           throw err;
         }
       });
+      metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
+      metrics?.stage('sandbox', outcome.durationMs / 1000);
+      metrics?.invocation(outcome.ok ? 'ok' : outcome.code, 'direct');
       // Nothing the function produced leaves until every secret read it made is on the audit trail.
       // A read still in flight at the deadline writes its own row from here on.
       const auditRows = reader.auditRows!;
@@ -294,7 +299,7 @@ export function startRuntimeOnFirstUse(options: RuntimeOptions): Runtime & { rea
     validate: (script, limits, workspaceId) => (closed
       ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed' })
       : get().validate(script, limits, workspaceId)),
-    stats: () => real?.stats() ?? { workers: 0, busy: 0, queued: 0, restarts: 0 },
+    stats: () => real?.stats() ?? { workers: 0, busy: 0, queued: 0, restarts: 0, recycles: 0 },
     async close() {
       closed = true;
       await real?.close();

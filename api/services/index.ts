@@ -21,6 +21,7 @@ import { createRunRecords } from '../pipelines/runs.ts';
 import { createPipelineRunner } from '../pipelines/runner.ts';
 import { createPipelineService } from '../pipelines/service.ts';
 import { pipelineResolver } from '../pipelines/graphql.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 
 export interface ServiceDeps {
   db: Db;
@@ -33,11 +34,16 @@ export interface ServiceDeps {
   issuer: () => string;
   tokenFailuresPerMinute: number;
   authFailureRowsPerMinute: number;
+  /** This gateway's metrics (a fresh registry when absent). */
+  metrics?: Metrics;
 }
 
 export function createServices(deps: ServiceDeps) {
   const { db, keyring } = deps;
+  const metrics = deps.metrics ?? createMetrics();
   const audit = createAuditLog(db, {
+    onWritten: (rows, seconds) => metrics.auditWritten(rows, seconds),
+    onFailed: () => metrics.auditFailed(),
     onRefused: (row, err) => deps.logger.error({ auditId: row.id, action: row.action, requestId: row.requestId, err: { code: (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code } },
       'the database refused an audit row; its refusal is on the trail instead'),
   });
@@ -49,9 +55,10 @@ export function createServices(deps: ServiceDeps) {
   const signingKeys = createSigningKeys({ db, keyring });
   const pipelineRuns = createRunRecords({ db, logger: deps.logger, retentionMs: deps.invocationRetentionMs });
   const pipelineRunner = createPipelineRunner({
-    db, runtime: deps.runtime, secrets, audit, logger: deps.logger, records: pipelineRuns, accessCache: deps.accessCache,
+    db, runtime: deps.runtime, secrets, audit, logger: deps.logger, records: pipelineRuns, accessCache: deps.accessCache, metrics,
   });
   return {
+    metrics,
     audit,
     failureAudit,
     authorizeVault,
@@ -60,7 +67,7 @@ export function createServices(deps: ServiceDeps) {
     workspaces,
     functions: createFunctionService({
       db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
-      accessCache: deps.accessCache,
+      accessCache: deps.accessCache, metrics,
     }),
     pipelines: createPipelineService({
       db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),

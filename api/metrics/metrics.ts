@@ -1,0 +1,94 @@
+// What Coffer counts while it runs, in the Prometheus exposition format (prom-client). One registry
+// per running server (tests start several in one process), so every figure belongs to one gateway.
+//
+// Labels are ours only: route patterns (never paths), status codes, outcome and failure codes, audit
+// actions, stage names. No label ever carries a name, a path, an id or a value a user chose, so a
+// metric cannot leak a secret and the number of series stays bounded.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { accessCacheStats } from '../../db/access-cache.ts';
+
+/** Seconds; from a fraction of a millisecond (a cached grant check) to a minute (the longest timeout). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** Where an invocation's time goes, as the bench breaks it down. */
+export type Stage = 'http' | 'invoke' | 'sandbox' | 'audit_commit';
+
+export interface RuntimeGauges {
+  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles?: number };
+}
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'coffer_' });
+
+  const httpRequests = new Counter({
+    name: 'coffer_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status',
+    labelNames: ['route', 'method', 'status'] as const, registers: [registry],
+  });
+  const invocations = new Counter({
+    name: 'coffer_invocations_total', help: 'Function invocations, by outcome (ok, or the failure code) and by what started them',
+    labelNames: ['outcome', 'via'] as const, registers: [registry],
+  });
+  const stageSeconds = new Histogram({
+    name: 'coffer_stage_seconds', help: 'Time spent per stage of a request or an invocation',
+    labelNames: ['stage'] as const, buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const secretReads = new Counter({
+    name: 'coffer_secret_reads_total', help: 'Secret value reads decided, by outcome (allowed, denied) and by whom (api, function)',
+    labelNames: ['outcome', 'by'] as const, registers: [registry],
+  });
+  const auditRows = new Counter({
+    name: 'coffer_audit_rows_total', help: 'Audit rows committed, by action and outcome',
+    labelNames: ['action', 'outcome'] as const, registers: [registry],
+  });
+  const auditCommits = new Histogram({
+    name: 'coffer_audit_commit_seconds', help: 'Latency of one audit commit (a group of rows)', buckets: LATENCY_BUCKETS, registers: [registry],
+  });
+  const auditFailures = new Counter({
+    name: 'coffer_audit_commit_failures_total', help: 'Audit commits that failed (the output they guarded was withheld)', registers: [registry],
+  });
+
+  let runtime: RuntimeGauges | undefined;
+  const runtimeGauge = (name: string, help: string, pick: (s: ReturnType<RuntimeGauges['stats']>) => number | undefined) =>
+    new Gauge({
+      name, help, registers: [registry],
+      collect() { const v = runtime ? pick(runtime.stats()) : undefined; this.set(v ?? 0); },
+    });
+  runtimeGauge('coffer_runtime_workers', 'Live sandbox worker processes', (s) => s.workers);
+  runtimeGauge('coffer_runtime_busy', 'Invocations running in workers', (s) => s.busy);
+  runtimeGauge('coffer_runtime_queued', 'Invocations waiting for a worker or for their workspace\'s turn', (s) => s.queued);
+  runtimeGauge('coffer_runtime_worker_restarts', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
+  runtimeGauge('coffer_runtime_worker_recycles', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
+  new Gauge({
+    name: 'coffer_access_cache_lookups', help: 'Access-cache lookups in this process since start, by result (hit, miss)',
+    labelNames: ['result'] as const, registers: [registry],
+    collect() { const s = accessCacheStats(); this.set({ result: 'hit' }, s.hits); this.set({ result: 'miss' }, s.misses); },
+  });
+
+  return {
+    registry,
+    /** Gives the gauges their source once the runtime exists. */
+    watchRuntime(r: RuntimeGauges) { runtime = r; },
+    request(route: string, method: string, status: number, seconds: number) {
+      httpRequests.inc({ route, method, status: String(status) });
+      stageSeconds.observe({ stage: 'http' }, seconds);
+    },
+    invocation(outcome: string, via: 'direct' | 'pipeline' | 'executor') { invocations.inc({ outcome, via }); },
+    stage(stage: Stage, seconds: number) { stageSeconds.observe({ stage }, seconds); },
+    /** Audit rows written; secret reads are counted from them, so a read is counted once it is on the trail. */
+    auditWritten(rows: readonly { action: string; outcome: string; invocationId: string | null }[], seconds: number) {
+      for (const r of rows) {
+        auditRows.inc({ action: r.action, outcome: r.outcome });
+        if (r.action === 'secret.read') secretReads.inc({ outcome: r.outcome, by: r.invocationId ? 'function' : 'api' });
+      }
+      auditCommits.observe(seconds);
+      stageSeconds.observe({ stage: 'audit_commit' }, seconds);
+    },
+    auditFailed() { auditFailures.inc(); },
+    async text(): Promise<string> { return registry.metrics(); },
+    contentType: registry.contentType,
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
