@@ -40,6 +40,12 @@ export async function deletePrincipal(db: Db, id: string) {
   await db.delete(principals).where(eq(principals.id, id));
 }
 
+/** Instance admins who can act now (for "who can read this?": admins can read everything). */
+export async function listActiveAdmins(db: Db) {
+  return db.select({ id: principals.id, name: principals.name, kind: principals.kind }).from(principals)
+    .where(and(eq(principals.isAdmin, true), eq(principals.active, true))).orderBy(principals.name);
+}
+
 export async function anyAdminExists(db: Db): Promise<boolean> {
   const rows = await db.select({ id: principals.id }).from(principals).where(eq(principals.isAdmin, true)).limit(1);
   return rows.length > 0;
