@@ -1,8 +1,10 @@
 // Which of the grants a principal or workspace holds on a vault decides an access, as data and pure
 // functions: the request path (api/services/vault-access.ts), a function's secret read
 // (api/services/secrets.ts) and the "who can read this?" reports (api/services/access-report.ts) all
-// decide through `strongestGrant` / `grantCovers`, so the reports cannot disagree with the requests.
+// decide through `decideVaultAction` / `decideFunctionRead`, so the reports cannot disagree with the
+// requests.
 import type { VaultRole } from '../../db/schema.ts';
+import { RUNTIME_READ_ROLES, vaultRoleAllows, type VaultAction } from './roles.ts';
 
 /** The terms of one grant that narrow it. Null: not narrowed. */
 export interface GrantTerms {
@@ -94,4 +96,45 @@ function compareGrants(a: HeldGrant, b: HeldGrant): number {
 /** Audit detail naming the group an access was decided through (undefined for a direct grant). */
 export function decidedThrough(grant: HeldGrant | undefined): { viaGroup: string; viaGroupId: string } | undefined {
   return grant?.group ? { viaGroup: grant.group.name, viaGroupId: grant.group.id } : undefined;
+}
+
+export type VaultRefusal = 'no_access' | 'expired' | 'not_for_secret' | 'insufficient_role';
+
+export interface VaultDecision {
+  allowed: boolean;
+  /** Some grant is in force: the vault is visible (a refusal is 403, not 404). */
+  visible: boolean;
+  /** The effective role for the target: the strongest grant in force covering it. */
+  role: VaultRole | undefined;
+  /** The grant that gives that role (its group, if held through one). */
+  grant: HeldGrant | undefined;
+  reason?: VaultRefusal;
+}
+
+/**
+ * The decision for a principal's action on a vault, from every grant it holds there (directly and
+ * through groups, expired ones included). Admins are allowed everything; their grants still name
+ * the role they hold.
+ */
+export function decideVaultAction(grants: readonly HeldGrant[], request: { admin: boolean; action: VaultAction; now: number; secret?: string }): VaultDecision {
+  const { now, secret } = request;
+  const inForce = strongestGrant(grants, { now });
+  const grant = secret === undefined ? inForce : strongestGrant(grants, { now, secret });
+  const role = grant?.role;
+  if (request.admin || vaultRoleAllows(role, request.action)) return { allowed: true, visible: true, role, grant };
+  const reason: VaultRefusal = !inForce ? (grants.length > 0 ? 'expired' : 'no_access') : !grant ? 'not_for_secret' : 'insufficient_role';
+  return { allowed: false, visible: inForce !== undefined, role, grant, reason };
+}
+
+export type FunctionReadRefusal = 'no_workspace_grant' | GrantRefusal;
+
+/**
+ * Whether a function of a workspace may read a secret through the workspace's grant on the vault
+ * (`grant` undefined: there is none). Without a function name: whether some function may.
+ */
+export function decideFunctionRead(grant: GrantTerms | undefined, target: { now: number; functionName?: string; secret?: string }):
+  { allowed: true } | { allowed: false; reason: FunctionReadRefusal } {
+  if (!grant || !RUNTIME_READ_ROLES.includes(grant.role)) return { allowed: false, reason: 'no_workspace_grant' };
+  const refusal = grantRefusal(grant, target);
+  return refusal ? { allowed: false, reason: refusal } : { allowed: true };
 }

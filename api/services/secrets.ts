@@ -10,8 +10,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
-import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
-import { decidedThrough, grantRefusal } from '../policy/grants.ts';
+import { decidedThrough, decideFunctionRead } from '../policy/grants.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -157,11 +156,11 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
       // Decided now, not when the memo was loaded: an expiring grant stops at its instant. A grant
       // that does not cover this function or secret is, to the function, no grant at all.
-      const refusal = !found || !found.role || !RUNTIME_READ_ROLES.includes(found.role) ? 'no_workspace_grant'
-        : grantRefusal({ role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt },
-          { now: Date.now(), functionName: reader.functionName, secret: name });
-      if (!found || refusal) {
-        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: refusal ?? 'no_workspace_grant' } });
+      const decision = decideFunctionRead(found?.role ? { role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt } : undefined,
+        { now: Date.now(), functionName: reader.functionName, secret: name });
+      if (!found || !decision.allowed) {
+        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied',
+          detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: decision.allowed ? 'no_workspace_grant' : decision.reason } });
         throw new AccessDeniedError(vaultName);
       }
       const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });

@@ -7,8 +7,8 @@
 import type { Db } from '../../db/client.ts';
 import type { Vault, VaultRole } from '../../db/schema.ts';
 import { findVaultWithGrants } from '../../db/repos/vaults.ts';
-import { strongestGrant, type HeldGrant } from '../policy/grants.ts';
-import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
+import { decideVaultAction, decidedThrough, type HeldGrant } from '../policy/grants.ts';
+import type { VaultAction } from '../policy/roles.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -40,23 +40,20 @@ export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
     if (!isResourceName(vaultName)) throw notFound('vault');
     const found = await findVaultWithGrants(deps.db, vaultName, actor.principal.id);
     const vault = found?.vault;
-    const now = Date.now();
-    // Any grant in force makes the vault visible; the one covering the target decides the action.
-    const visible = found && strongestGrant(found.grants, { now });
-    const grant = found && (target.secret === undefined ? visible : strongestGrant(found.grants, { now, secret: target.secret }));
-    const role = grant?.role;
-    if (vault && (actor.principal.isAdmin || vaultRoleAllows(role, action))) return { vault, role, grant };
+    const decision = decideVaultAction(found?.grants ?? [], { admin: actor.principal.isAdmin, action, now: Date.now(), secret: target.secret });
+    const { role, grant } = decision;
+    if (vault && decision.allowed) return { vault, role, grant };
 
     const auditAction = AUDITED_DENIALS[action];
-    const reason = !vault || !visible ? (found?.grants.length ? 'expired' : 'no_access') : !grant ? 'not_for_secret' : 'insufficient_role';
+    const reason = vault ? decision.reason : 'no_access';
     if (auditAction) {
       await deps.audit.append({
         action: auditAction, outcome: 'denied', ...actorFields(actor),
-        vaultId: vault?.id ?? null, vault: vaultName, secret: target.secret, detail: { reason },
+        vaultId: vault?.id ?? null, vault: vaultName, secret: target.secret, detail: { reason, ...decidedThrough(grant) },
       });
     }
-    if (!vault || !visible) throw notFound('vault');
-    if (!grant) throw forbidden(`your grant on vault "${vaultName}" does not cover secret "${target.secret}"`);
+    if (!vault || !decision.visible) throw notFound('vault');
+    if (decision.reason === 'not_for_secret') throw forbidden(`your grant on vault "${vaultName}" does not cover secret "${target.secret}"`);
     throw forbidden(`your role "${role}" on vault "${vaultName}" does not allow ${action}`);
   };
 }

@@ -9,7 +9,7 @@ import * as vaultsRepo from '../../db/repos/vaults.ts';
 import { findPrincipal } from '../../db/repos/principals.ts';
 import { findWorkspaceByName, findMemberRole } from '../../db/repos/workspaces.ts';
 import { findGroup } from '../../db/repos/groups.ts';
-import { strongestGrant, decidedThrough } from '../policy/grants.ts';
+import { decideVaultAction, decidedThrough } from '../policy/grants.ts';
 import { CofferError, notFound, badRequest, forbidden } from '../errors.ts';
 import { workspaceRoleAllows } from '../policy/roles.ts';
 import { newId } from '../crypto/credentials.ts';
@@ -30,7 +30,10 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
         entry.grants.push(grant);
         held.set(vault.id, entry);
       }
-      const roleOf = (vaultId: string) => { const h = held.get(vaultId); return h && strongestGrant(h.grants, { now })?.role; };
+      const roleOf = (vaultId: string) => {
+        const h = held.get(vaultId);
+        return h && decideVaultAction(h.grants, { admin: false, action: 'vault.view', now }).role;
+      };
       if (actor.principal.isAdmin) return (await vaultsRepo.listAllVaults(db)).map((vault) => ({ vault, role: roleOf(vault.id) }));
       return [...held.values()].map(({ vault }) => ({ vault, role: roleOf(vault.id) })).filter((v) => v.role !== undefined);
     },

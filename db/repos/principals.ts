@@ -40,10 +40,23 @@ export async function deletePrincipal(db: Db, id: string) {
   await db.delete(principals).where(eq(principals.id, id));
 }
 
+/**
+ * Whether the principal can authenticate now: active, and (a service account) its owner active too.
+ * The same rule as the credential checks (api/services/api-key-auth.ts, access-token-auth.ts).
+ */
+export const canAuthenticateSql = sql<boolean>`(${principals.active} and (${principals.ownerId} is null
+  or exists (select 1 from principals owner_p where owner_p.id = ${principals.ownerId} and owner_p.active)))`;
+
 /** Instance admins who can act now (for "who can read this?": admins can read everything). */
 export async function listActiveAdmins(db: Db) {
   return db.select({ id: principals.id, name: principals.name, kind: principals.kind }).from(principals)
-    .where(and(eq(principals.isAdmin, true), eq(principals.active, true))).orderBy(principals.name);
+    .where(and(eq(principals.isAdmin, true), canAuthenticateSql)).orderBy(principals.name);
+}
+
+/** A principal with whether it can authenticate now. */
+export async function findPrincipalStanding(db: Db, id: string) {
+  const [row] = await db.select({ principal: principals, canAuthenticate: canAuthenticateSql }).from(principals).where(eq(principals.id, id));
+  return row;
 }
 
 export async function anyAdminExists(db: Db): Promise<boolean> {

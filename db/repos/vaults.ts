@@ -3,6 +3,7 @@ import { and, eq, inArray, isNotNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { vaults, vaultGrants, principals, workspaces, vaultNameTombstones, groups, groupMembers } from '../schema.ts';
 import type { HeldGrant } from '../../api/policy/grants.ts';
+import { canAuthenticateSql } from './principals.ts';
 
 export async function insertVault(db: Db, v: typeof vaults.$inferInsert) {
   const [row] = await db.insert(vaults).values(v).onConflictDoNothing().returning();
@@ -89,13 +90,13 @@ export async function listGrantsHeldByPrincipal(db: Db, principalId: string) {
  */
 export async function listPrincipalGrantsOnVault(db: Db, vaultId: string) {
   const direct = db.select({
-    principal: { id: principals.id, name: principals.name, kind: principals.kind, active: principals.active }, ...heldGrantColumns,
+    principal: { id: principals.id, name: principals.name, kind: principals.kind, canAuthenticate: canAuthenticateSql }, ...heldGrantColumns,
   }).from(vaultGrants)
     .innerJoin(principals, eq(principals.id, vaultGrants.principalId))
     .leftJoin(groups, eq(groups.id, vaultGrants.groupId))
     .where(eq(vaultGrants.vaultId, vaultId));
   const throughGroups = db.select({
-    principal: { id: principals.id, name: principals.name, kind: principals.kind, active: principals.active }, ...heldGrantColumns,
+    principal: { id: principals.id, name: principals.name, kind: principals.kind, canAuthenticate: canAuthenticateSql }, ...heldGrantColumns,
   }).from(vaultGrants)
     .innerJoin(groups, eq(groups.id, vaultGrants.groupId))
     .innerJoin(groupMembers, eq(groupMembers.groupId, groups.id))
@@ -201,4 +202,14 @@ export async function vaultsManagedOnlyBy(db: Db, principalId: string, now = new
         and ((other.principal_id is not null and other.principal_id <> ${principalId})
           or exists (select 1 from group_members m where m.group_id = other.group_id and m.principal_id <> ${principalId})))`));
   return rows.map((r) => r.name);
+}
+
+/** The vault grants held by these workspaces, with the vault and the workspace (expired ones included). */
+export async function listGrantsOfWorkspaces(db: Db, workspaceIds: string[]) {
+  if (workspaceIds.length === 0) return [];
+  return db.select({ grant: vaultGrants, vault: vaults, workspaceName: workspaces.name }).from(vaultGrants)
+    .innerJoin(vaults, eq(vaults.id, vaultGrants.vaultId))
+    .innerJoin(workspaces, eq(workspaces.id, vaultGrants.workspaceId))
+    .where(inArray(vaultGrants.workspaceId, workspaceIds))
+    .orderBy(workspaces.name, vaults.name);
 }
