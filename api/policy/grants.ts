@@ -73,7 +73,7 @@ export const grantCovers = (terms: GrantTerms, target: AccessTarget) => grantRef
 /**
  * The grant that decides: the highest role among those covering the target; between equal roles a
  * direct grant wins over a group's (so an audit row names a group only when the group was needed),
- * then one without expiry, then the one expiring last.
+ * then one without expiry, then the one expiring last, then the lowest grant id.
  */
 export function strongestGrant<G extends HeldGrant>(grants: readonly G[], target: AccessTarget): G | undefined {
   let best: G | undefined;
@@ -90,7 +90,10 @@ function compareGrants(a: HeldGrant, b: HeldGrant): number {
   const byDirect = Number(a.group === null) - Number(b.group === null);
   if (byDirect !== 0) return byDirect;
   const expiry = (g: HeldGrant) => g.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
-  return expiry(a) - expiry(b);
+  const byExpiry = expiry(a) - expiry(b);
+  if (byExpiry !== 0 && !Number.isNaN(byExpiry)) return byExpiry;
+  // Whatever order the rows came in, the same grant decides (and the audit row names the same group).
+  return a.grantId < b.grantId ? 1 : a.grantId > b.grantId ? -1 : 0;
 }
 
 /** Audit detail naming the group an access was decided through (undefined for a direct grant). */

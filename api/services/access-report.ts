@@ -56,11 +56,16 @@ function readAccess(grants: HeldGrant[], admin: boolean, now: number, secret: st
   const decision = decideVaultAction(grants, { admin, action: 'secrets.read_value', now, secret });
   if (!decision.allowed) return undefined;
   const effective = decision.grant;
-  const others = grants.filter((g) => g !== effective && grantCovers(g, { now, secret }));
+  const others = grants.filter((g) => g !== effective && grantCovers(g, { now, secret })).sort(strongerFirst);
   const via = (effective ? [effective, ...others] : others).map(pathOf);
   if (admin) via.push({ source: 'admin' });
   return { role: decision.role ?? null, admin, via };
 }
+
+const RANK: Record<VaultRole, number> = { manager: 3, writer: 2, reader: 1 };
+/** Stable order of the paths after the deciding one: higher role, direct before group, then by grant id. */
+const strongerFirst = (a: HeldGrant, b: HeldGrant) =>
+  RANK[b.role] - RANK[a.role] || Number(a.group !== null) - Number(b.group !== null) || a.grantId.localeCompare(b.grantId);
 
 function workspaceAccess(grant: VaultGrant, workspaceName: string, now: number, secret: string | undefined): WorkspaceAccess | undefined {
   if (!decideFunctionRead(grant, { now, secret }).allowed) return undefined;

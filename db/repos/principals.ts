@@ -44,8 +44,10 @@ export async function deletePrincipal(db: Db, id: string) {
  * Whether the principal can authenticate now: active, and (a service account) its owner active too.
  * The same rule as the credential checks (api/services/api-key-auth.ts, access-token-auth.ts).
  */
-export const canAuthenticateSql = sql<boolean>`(${principals.active} and (${principals.ownerId} is null
-  or exists (select 1 from principals owner_p where owner_p.id = ${principals.ownerId} and owner_p.active)))`;
+// Qualified by hand: drizzle leaves columns unqualified in single-table selects, where the inner
+// "owner_id" would then resolve to the subquery's own table.
+export const canAuthenticateSql = sql<boolean>`("principals"."active" and ("principals"."owner_id" is null
+  or exists (select 1 from principals owner_p where owner_p.id = "principals"."owner_id" and owner_p.active)))`;
 
 /** Instance admins who can act now (for "who can read this?": admins can read everything). */
 export async function listActiveAdmins(db: Db) {
