@@ -55,14 +55,19 @@ describe('function-scoped workspace grants', () => {
     ]);
   });
 
-  it('a pipeline step reads under its own function\'s name: one step reads, its neighbour is denied', async () => {
+  it('a pipeline step reads under its own function\'s name: one step reads, its neighbour is denied (run by an invoker through a group)', async () => {
     for (const [name, fn] of [['charge', 'billing-charge'], ['report', 'reporting']]) {
       const r = await w.s.request('PUT', `/v1/workspaces/${w.ws}/pipelines/${name}`, {
         body: { operation: 'query', returns: 'String', steps: [{ name: 'only', function: fn }] },
       });
       expect(r.status, r.text).toBe(201);
     }
-    const client = new GraphQLClient(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, { headers: { authorization: `Bearer ${w.users.invoker.key}` } });
+    // Run by someone who is an invoker only through a group.
+    const runner = await w.s.createUser('group-invoker');
+    const group = (await w.s.request('POST', '/v1/groups', { body: { name: 'pipeline-runners' } })).body.id;
+    expect((await w.s.request('POST', `/v1/groups/${group}/members`, { body: { principal: runner.id } })).status).toBe(200);
+    expect((await w.s.request('POST', `/v1/workspaces/${w.ws}/members`, { body: { group, role: 'invoker' } })).status).toBe(200);
+    const client = new GraphQLClient(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, { headers: { authorization: `Bearer ${runner.key}` } });
     expect(await client.request<any>('{ charge report }')).toEqual({ charge: READ_RESULT, report: DENIED });
     const rows = await readsOf(w, 'reporting');
     expect(rows.at(-1)).toEqual({ outcome: 'denied', function: 'reporting', detail: expect.objectContaining({ pipeline: 'report', step: 'only', reason: 'not_for_function' }) });
