@@ -14,8 +14,10 @@ import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { requireAdmin } from '../services/vault-access.ts';
 import { keepingManagersAndOwners } from '../services/access-holders.ts';
+import { storableText } from '../storable-text.ts';
 
 type GroupAction = 'view' | 'edit';
+const MAX_DESCRIPTION_CHARS = 1024;
 
 export function createGroupService(deps: { db: Db; audit: AuditLog }) {
   const { db, audit } = deps;
@@ -50,7 +52,7 @@ export function createGroupService(deps: { db: Db; audit: AuditLog }) {
       const ownerId = input.owner ?? actor.principal.id;
       if (input.owner && !(await findPrincipal(db, input.owner))) throw notFound('principal');
       return inTransaction(db, async (tx) => {
-        const group = await groupsRepo.insertGroup(tx, { id: newId('grp'), name: input.name, description: input.description ?? null, createdBy: actor.principal.id });
+        const group = await groupsRepo.insertGroup(tx, { id: newId('grp'), name: input.name, description: input.description === undefined ? null : storableText(input.description, MAX_DESCRIPTION_CHARS), createdBy: actor.principal.id });
         if (!group) throw new CofferError('already_exists', `a group named "${input.name}" already exists`);
         await groupsRepo.upsertGroupMember(tx, group.id, ownerId, 'owner');
         await audit.append({ action: 'group.create', outcome: 'allowed', detail: { groupId: group.id, name: group.name, ownerId }, ...actorFields(actor) }, tx);
@@ -65,6 +67,8 @@ export function createGroupService(deps: { db: Db; audit: AuditLog }) {
 
     async update(actor: Actor, id: string, patch: { name?: string; description?: string | null }) {
       const { group, role } = await authorizeGroup(actor, id, 'edit');
+      if (patch.name === undefined && patch.description === undefined) return { group, role };
+      if (typeof patch.description === 'string') patch = { ...patch, description: storableText(patch.description, MAX_DESCRIPTION_CHARS) };
       return inTransaction(db, async (tx) => {
         const updated = await groupsRepo.updateGroup(tx, group.id, patch);
         if (!updated) throw new CofferError('already_exists', `a group named "${patch.name}" already exists`);

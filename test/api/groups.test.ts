@@ -73,6 +73,12 @@ describe('managing groups', () => {
     expectError(await s.request('POST', `/v1/groups/${id}/members`, { key: owner.key, body: { principal: owner.id, role: 'member' } }), 409, 'last_owner');
     expectError(await s.request('DELETE', `/v1/groups/${id}/members/${owner.id}`, { key: owner.key }), 409, 'last_owner');
     expectError(await s.request('DELETE', `/v1/groups/${id}/members/${outsider.id}`, { key: owner.key }), 404, 'not_found');
+    // An empty patch changes nothing; a description is stored as storable text (NUL becomes U+FFFD).
+    expect(await ok(s.request('PATCH', `/v1/groups/${id}`, { key: owner.key, body: {} }), 200)).toMatchObject({ name: 'platform-team' });
+    expect(await ok(s.request('PATCH', `/v1/groups/${id}`, { key: owner.key, body: { description: 'ops\u0000team' } }), 200))
+      .toMatchObject({ description: 'ops\uFFFDteam' });
+    await ok(s.request('POST', '/v1/groups', { body: { name: 'taken-name' } }), 201);
+    expectError(await s.request('PATCH', `/v1/groups/${id}`, { key: owner.key, body: { name: 'taken-name' } }), 409, 'already_exists');
   });
 
   it('a group is a grantee of vault roles and workspace roles, shown on its page; deleting it removes them', async () => {

@@ -95,6 +95,17 @@ describe('function-scoped workspace grants', () => {
     expect((await w.invoke('reporting', {}, w.users.invoker.key)).body.result).toBe(READ_RESULT);
   });
 
+  it('a workspace grant limited to some secret names lets functions read those only', async () => {
+    expect((await w.s.request('POST', '/v1/vaults/default/grants', { body: { workspace: w.ws, role: 'reader', secrets: ['stripe-*'] } })).status).toBe(201);
+    expect((await w.invoke('reporting', {}, w.users.invoker.key)).body.result).toBe(DENIED);
+    expect((await readsOf(w, 'reporting')).at(-1)?.detail).toEqual({ functionVersion: 1, reason: 'not_for_secret' });
+    const forKey = (await w.s.request('GET', '/v1/vaults/default/access?secret=api-key')).body;
+    expect(forKey.workspaces).toEqual([]);
+    const forStripe = (await w.s.request('GET', '/v1/vaults/default/access?secret=stripe-key')).body;
+    expect(forStripe.workspaces).toEqual([expect.objectContaining({ workspace: w.ws, secrets: ['stripe-*'] })]);
+    expect((await w.s.request('POST', '/v1/vaults/default/grants', { body: { workspace: w.ws, role: 'reader' } })).status).toBe(201);
+  });
+
   it('an expiring workspace grant lets functions read until its instant, then stops, and stays listed as expired', async () => {
     const expiresAt = new Date(Date.now() + 700);
     expect((await w.s.request('POST', '/v1/vaults/default/grants', { body: { workspace: w.ws, role: 'reader', expiresAt: expiresAt.toISOString() } })).status).toBe(201);
