@@ -108,6 +108,11 @@ export function createVaultService(deps: { db: Db; audit: AuditLog; authorizeVau
         const { grant, previousRole } = await keepingManagersAndOwners(tx, { vaultIds: [vault.id] }, () => vaultsRepo.upsertGrant(tx, {
           id: newId('grt'), vaultId: vault.id, ...holder, role: input.role, ...terms, createdBy: actor.principal.id,
         }), { what: 'downgraded' });
+        // An expiring manager grant must not become the vault's only way to be managed: at its
+        // instant the vault would be left without a manager, with nobody's change to refuse.
+        if (expiresAt && (input.role === 'manager' || previousRole === 'manager') && !(await vaultsRepo.hasPermanentManager(tx, vault.id))) {
+          throw new CofferError('last_manager', 'the vault would be managed only through expiring grants; keep a manager without expiresAt');
+        }
         await audit.append({
           action: 'grant.create', outcome: 'allowed', vaultId: vault.id, vault: vault.name, workspace: input.workspace ?? null,
           workspaceId: holder.workspaceId ?? null,

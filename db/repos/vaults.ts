@@ -175,6 +175,13 @@ export async function vaultsWithManager(db: Db, vaultIds: string[], now: Date): 
   return new Set(rows.map((r) => r.id));
 }
 
+/** Whether some principal manages the vault with no expiry (itself, or through a group with members). */
+export async function hasPermanentManager(db: Db, vaultId: string): Promise<boolean> {
+  const rows = await db.select({ id: vaultGrants.id }).from(vaultGrants)
+    .where(and(eq(vaultGrants.vaultId, vaultId), heldManagerGrant(new Date()), sql`${vaultGrants.expiresAt} is null`)).limit(1);
+  return rows.length > 0;
+}
+
 /** Vaults on which this group holds a manager grant. */
 export async function vaultsManagedByGroup(db: Db, groupId: string): Promise<string[]> {
   const rows = await db.select({ id: vaultGrants.vaultId }).from(vaultGrants)

@@ -214,6 +214,14 @@ describe('the last-manager and last-owner rules count through groups', () => {
     expectError(await s.request('DELETE', `/v1/vaults/${vault}/grants/${mine.id}`, { key: owner.key }), 409, 'last_manager');
   });
 
+  it('the only permanent manager cannot turn its grant into an expiring one', async () => {
+    const vault = await vaultOf(owner);
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    expectError(await grant(vault, owner, { principal: owner.id, role: 'manager', expiresAt: later }), 409, 'last_manager');
+    await ok(grant(vault, owner, { principal: member.id, role: 'manager' }), 201);
+    await ok(grant(vault, owner, { principal: owner.id, role: 'manager', expiresAt: later }), 201);
+  });
+
   it('an expired manager grant does not count as a manager', async () => {
     const vault = await vaultOf(owner);
     await ok(grant(vault, owner, { principal: member.id, role: 'manager', expiresAt: new Date(Date.now() + 300).toISOString() }), 201);
