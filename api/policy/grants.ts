@@ -96,9 +96,9 @@ function compareGrants(a: HeldGrant, b: HeldGrant): number {
   return a.grantId < b.grantId ? 1 : a.grantId > b.grantId ? -1 : 0;
 }
 
-/** Audit detail naming the group an access was decided through (undefined for a direct grant). */
-export function decidedThrough(grant: HeldGrant | undefined): { viaGroup: string; viaGroupId: string } | undefined {
-  return grant?.group ? { viaGroup: grant.group.name, viaGroupId: grant.group.id } : undefined;
+/** Audit detail naming the group an access was decided through (undefined for a direct grant or role). */
+export function decidedThrough(held: { group?: { id: string; name: string } | null } | undefined): { viaGroup: string; viaGroupId: string } | undefined {
+  return held?.group ? { viaGroup: held.group.name, viaGroupId: held.group.id } : undefined;
 }
 
 export type VaultRefusal = 'no_access' | 'expired' | 'not_for_secret' | 'insufficient_role';

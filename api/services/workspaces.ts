@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { workspaceRoleAllows, type WorkspaceAction } from '../policy/roles.ts';
 import { isResourceName } from '../../domain/names.ts';
 import { requireAdmin } from './vault-access.ts';
+import { decidedThrough } from '../policy/grants.ts';
 import { keepingManagersAndOwners } from './access-holders.ts';
 import { findGroup } from '../../db/repos/groups.ts';
 
@@ -23,16 +24,25 @@ export function checkWorkspaceAccess(actor: Actor, name: string, role: Workspace
   throw forbidden(`your role "${role}" in workspace "${name}" does not allow ${action}`);
 }
 
+export type ViaGroup = { viaGroup: string; viaGroupId: string } | undefined;
+
+/** The group that decided a workspace action, for its audit row (an admin's actions are the admin's). */
+export const viaGroup = (actor: Actor, membership: wsRepo.Membership): ViaGroup => (actor.principal.isAdmin ? undefined : decidedThrough(membership));
+
 export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
   const { db, audit } = deps;
 
-  async function authorizeWorkspace(actor: Actor, name: string, action: WorkspaceAction): Promise<{ workspace: Workspace; role: WorkspaceRole | undefined }> {
+  /**
+   * `via`: audit detail naming the group whose role allowed the action (absent when the caller's own
+   * role did, or it is an admin).
+   */
+  async function authorizeWorkspace(actor: Actor, name: string, action: WorkspaceAction): Promise<{ workspace: Workspace; role: WorkspaceRole | undefined; via: ViaGroup }> {
     if (!isResourceName(name)) throw notFound('workspace');
     const workspace = await wsRepo.findWorkspaceByName(db, name);
     if (!workspace) throw notFound('workspace');
-    const role = await wsRepo.findMemberRole(db, workspace.id, actor.principal.id);
-    checkWorkspaceAccess(actor, name, role, action);
-    return { workspace, role };
+    const membership = await wsRepo.findMembership(db, workspace.id, actor.principal.id);
+    checkWorkspaceAccess(actor, name, membership.role, action);
+    return { workspace, role: membership.role, via: viaGroup(actor, membership) };
   }
 
   return {
@@ -64,10 +74,10 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
     },
 
     async remove(actor: Actor, name: string) {
-      const { workspace } = await authorizeWorkspace(actor, name, 'workspace.delete');
+      const { workspace, via } = await authorizeWorkspace(actor, name, 'workspace.delete');
       await inTransaction(db, async (tx) => {
         await wsRepo.deleteWorkspace(tx, workspace.id);
-        await audit.append({ action: 'workspace.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'workspace.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, detail: via, ...actorFields(actor) }, tx);
       });
     },
 
@@ -79,7 +89,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
 
     /** Adds a member (a principal, or a group: all its members hold the role) or changes its role. */
     async setMember(actor: Actor, name: string, member: { principal?: string; group?: string }, role: WorkspaceRole) {
-      const { workspace } = await authorizeWorkspace(actor, name, 'members.edit');
+      const { workspace, via } = await authorizeWorkspace(actor, name, 'members.edit');
       if (!!member.principal === !!member.group) throw badRequest('give exactly one of "principal" or "group"');
       if (member.principal && !(await findPrincipal(db, member.principal))) throw notFound('principal');
       if (member.group && !(await findGroup(db, member.group))) throw notFound('group');
@@ -89,14 +99,14 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
           : wsRepo.upsertGroupMembership(tx, workspace.id, member.group!, role)), { what: 'downgraded' });
         await audit.append({
           action: 'workspace.member.set', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name,
-          detail: member.principal ? { principalId: member.principal, role } : { groupId: member.group, role }, ...actorFields(actor),
+          detail: { ...(member.principal ? { principalId: member.principal } : { groupId: member.group }), role, ...via }, ...actorFields(actor),
         }, tx);
       });
     },
 
     /** Removes a member: `memberId` is a principal's id or a group's. */
     async removeMember(actor: Actor, name: string, memberId: string) {
-      const { workspace } = await authorizeWorkspace(actor, name, 'members.edit');
+      const { workspace, via } = await authorizeWorkspace(actor, name, 'members.edit');
       await inTransaction(db, async (tx) => {
         let removedGroup = false;
         await keepingManagersAndOwners(tx, { workspaceIds: [workspace.id] }, async () => {
@@ -106,7 +116,7 @@ export function createWorkspaceService(deps: { db: Db; audit: AuditLog }) {
         });
         await audit.append({
           action: 'workspace.member.remove', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name,
-          detail: removedGroup ? { groupId: memberId } : { principalId: memberId }, ...actorFields(actor),
+          detail: { ...(removedGroup ? { groupId: memberId } : { principalId: memberId }), ...via }, ...actorFields(actor),
         }, tx);
       });
     },

@@ -2,7 +2,7 @@
 import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { preparedPerDb, type Db } from '../client.ts';
 import { functions, functionVersions, invocations, workspaces } from '../schema.ts';
-import { effectiveRole, memberRolesSql } from './workspaces.ts';
+import { effectiveMembership, memberRolesSql } from './workspaces.ts';
 
 export type FunctionRow = typeof functions.$inferSelect;
 export type FunctionVersionRow = typeof functionVersions.$inferSelect;
@@ -89,7 +89,7 @@ export async function findActiveScript(db: Db, functionId: string, version: numb
  */
 export async function findInvocationTarget(db: Db, workspaceName: string, principalId: string, functionName: string) {
   const [row] = await invocationTargetQuery(db).execute({ workspaceName, principalId, functionName });
-  return row && { workspace: row.workspace, fn: row.fn, role: effectiveRole(row.roles) };
+  return row && { workspace: row.workspace, fn: row.fn, ...effectiveMembership(row.roles) };
 }
 
 const invocationTargetQuery = preparedPerDb((db) =>

@@ -20,17 +20,42 @@ export async function listAllWorkspaces(db: Db) {
 
 /**
  * The roles a principal holds in a workspace, itself and through its groups, as one comma-joined
- * text (the same on both drivers); highestWorkspaceRole picks the effective one.
+ * text (the same on both drivers): `role` for its own, `role:groupId:groupName` for a group's (ids
+ * and names never contain `,` or `:`). effectiveMembership picks the one that decides.
  */
-export const memberRolesSql = (workspaceId: SQL | typeof workspaces.id, principalId: SQL | string) => sql<string | null>`(
+export const memberRolesSql = (workspaceId: SQL | typeof workspaces.id, principalId: SQL | string) => {
+  // Qualified by hand: drizzle leaves a selected expression's columns unqualified in a single-table
+  // select, where "id" would resolve to the subquery's groups.id.
+  const ws = workspaceId === workspaces.id ? sql.raw('"workspaces"."id"') : workspaceId;
+  return sql<string | null>`(
   select string_agg(r, ',') from (
-    select wm.role as r from workspace_members wm where wm.workspace_id = ${workspaceId} and wm.principal_id = ${principalId}
+    select wm.role as r from workspace_members wm where wm.workspace_id = ${ws} and wm.principal_id = ${principalId}
     union all
-    select wg.role from workspace_group_members wg join group_members gm on gm.group_id = wg.group_id
-      where wg.workspace_id = ${workspaceId} and gm.principal_id = ${principalId}) held)`;
+    select wg.role || ':' || g.id || ':' || g.name from workspace_group_members wg
+      join group_members gm on gm.group_id = wg.group_id join groups g on g.id = wg.group_id
+      where wg.workspace_id = ${ws} and gm.principal_id = ${principalId}) held)`;
+};
 
-export const effectiveRole = (roles: string | null): WorkspaceRole | undefined =>
-  highestWorkspaceRole(roles ? (roles.split(',') as WorkspaceRole[]) : []);
+export interface Membership {
+  role: WorkspaceRole | undefined;
+  /** The group the role is held through; absent when the principal's own membership decides. */
+  group?: { id: string; name: string };
+}
+
+/** The highest role held; between equal roles the principal's own wins over a group's, then the lowest group id. */
+export function effectiveMembership(roles: string | null): Membership {
+  const held = (roles ? roles.split(',') : []).map((entry) => {
+    const [role, id, name] = entry.split(':');
+    return { role: role as WorkspaceRole, group: id ? { id, name } : undefined };
+  });
+  const role = highestWorkspaceRole(held.map((h) => h.role));
+  const order = (a: (typeof held)[number], b: (typeof held)[number]) =>
+    !a.group || !b.group ? Number(!!a.group) - Number(!!b.group) : a.group.id < b.group.id ? -1 : a.group.id > b.group.id ? 1 : 0;
+  const deciding = held.filter((h) => h.role === role).sort(order)[0];
+  return deciding?.group ? { role, group: deciding.group } : { role };
+}
+
+export const effectiveRole = (roles: string | null): WorkspaceRole | undefined => effectiveMembership(roles).role;
 
 /** Workspaces in which the principal holds a role, itself or through a group, with the highest one. */
 export async function listWorkspacesForPrincipal(db: Db, principalId: string) {
@@ -46,10 +71,14 @@ export async function deleteWorkspace(db: Db, id: string) {
   await db.delete(workspaces).where(eq(workspaces.id, id));
 }
 
-/** The principal's effective role in the workspace: the highest of its own and its groups'. */
-export async function findMemberRole(db: Db, workspaceId: string, principalId: string): Promise<WorkspaceRole | undefined> {
+/** The principal's effective role in the workspace (the highest of its own and its groups'), and the group it comes through. */
+export async function findMembership(db: Db, workspaceId: string, principalId: string): Promise<Membership> {
   const [row] = await db.select({ roles: memberRolesSql(workspaces.id, principalId) }).from(workspaces).where(eq(workspaces.id, workspaceId));
-  return effectiveRole(row?.roles ?? null);
+  return effectiveMembership(row?.roles ?? null);
+}
+
+export async function findMemberRole(db: Db, workspaceId: string, principalId: string): Promise<WorkspaceRole | undefined> {
+  return (await findMembership(db, workspaceId, principalId)).role;
 }
 
 export async function listMembers(db: Db, workspaceId: string) {

@@ -136,6 +136,10 @@ describe('the effective role is the highest of direct and group roles', () => {
     await ok(s.request('POST', `/v1/workspaces/${ws}/members`, { key: owner.key, body: { group: g, role: 'owner' } }), 200);
     expect((await ok(s.request('GET', `/v1/workspaces/${ws}`, { key: member.key }), 200)).role).toBe('owner');
     await ok(s.request('POST', `/v1/workspaces/${ws}/members`, { key: member.key, body: { principal: outsider.id, role: 'viewer' } }), 200);
+    // The change was allowed by the group's owner role: its audit row names the group.
+    const [set] = await selectRows<{ detail: any }>(s.database.db,
+      sql`select detail from audit_events where action = 'workspace.member.set' and workspace = ${ws} and actor_id = ${member.id}`);
+    expect(set.detail).toEqual({ principalId: outsider.id, role: 'viewer', viaGroup: expect.stringMatching(/^grp-/), viaGroupId: g });
     await ok(s.request('DELETE', `/v1/workspaces/${ws}/members/${g}`, { key: owner.key }), 204);
     expect((await ok(s.request('GET', `/v1/workspaces/${ws}`, { key: member.key }), 200)).role).toBe('viewer');
     expectError(await s.request('POST', `/v1/workspaces/${ws}/members`, { key: member.key, body: { principal: outsider.id, role: 'editor' } }), 403, 'forbidden');

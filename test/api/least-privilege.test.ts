@@ -69,6 +69,9 @@ describe('function-scoped workspace grants', () => {
     expect((await w.s.request('POST', `/v1/workspaces/${w.ws}/members`, { body: { group, role: 'invoker' } })).status).toBe(200);
     const client = new GraphQLClient(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, { headers: { authorization: `Bearer ${runner.key}` } });
     expect(await client.request<any>('{ charge report }')).toEqual({ charge: READ_RESULT, report: DENIED });
+    // Invoked directly by the same runner, the read's row names the group that let it invoke.
+    expect((await w.invoke('billing-charge', {}, runner.key)).body.result).toBe(READ_RESULT);
+    expect((await readsOf(w, 'billing-charge')).at(-1)?.detail).toEqual({ functionVersion: 1, invokerViaGroup: 'pipeline-runners', invokerViaGroupId: group });
     const rows = await readsOf(w, 'reporting');
     expect(rows.at(-1)).toEqual({ outcome: 'denied', function: 'reporting', detail: expect.objectContaining({ pipeline: 'report', step: 'only', reason: 'not_for_function' }) });
   });
