@@ -25,6 +25,8 @@ import { serviceAccountRoutes } from './routes/service-accounts.ts';
 import { oauthRoutes, signingKeyAdminRoutes } from './routes/oauth.ts';
 import { createAccessTokenAuthenticator } from './services/access-token-auth.ts';
 import { functionRoutes } from './routes/functions.ts';
+import { groupRoutes } from './groups/groups-routes.ts';
+import { accessRoutes } from './routes/access.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { pipelineRoutes } from './pipelines/routes.ts';
 import { graphqlRoutes } from './pipelines/graphql.ts';
@@ -107,6 +109,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', pipelineRoutes(services.pipelines));
   app.route('/', graphql.routes);
   app.route('/', metricsRoutes(metrics));
+  app.route('/', groupRoutes(services.groups));
+  app.route('/', accessRoutes(services.accessReport));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',

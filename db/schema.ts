@@ -99,20 +99,31 @@ export const vaults = pgTable('vaults', {
 }, (t) => [uniqueIndex('vaults_name_uq').on(t.name)]);
 
 export const VAULT_ROLES = ['manager', 'writer', 'reader'] as const;
-/** A role on a vault, held by exactly one of a principal or a workspace. */
+/**
+ * A role on a vault, held by exactly one of a principal, a workspace or a principal group (see the
+ * groups section below). Optional terms narrow it: `functions` (workspace grants only: the function
+ * names or `*` globs allowed to use it), `secrets` (reader grants only: the secret names or globs it
+ * covers) and `expiresAt` (it stops working at that instant; the row stays until removed).
+ */
 export const vaultGrants = pgTable('vault_grants', {
   id: text('id').primaryKey(),
   vaultId: text('vault_id').notNull().references(() => vaults.id, { onDelete: 'cascade' }),
   principalId: text('principal_id').references(() => principals.id, { onDelete: 'cascade' }),
   workspaceId: text('workspace_id').references(() => workspaces.id, { onDelete: 'cascade' }),
+  groupId: text('group_id').references(() => groups.id, { onDelete: 'cascade' }),
   role: text('role', { enum: VAULT_ROLES }).notNull(),
+  functions: jsonb('functions').$type<string[]>(),
+  secrets: jsonb('secrets').$type<string[]>(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
 }, (t) => [
   uniqueIndex('vault_grants_principal_uq').on(t.vaultId, t.principalId).where(sql`${t.principalId} is not null`),
   uniqueIndex('vault_grants_workspace_uq').on(t.vaultId, t.workspaceId).where(sql`${t.workspaceId} is not null`),
+  uniqueIndex('vault_grants_group_uq').on(t.vaultId, t.groupId).where(sql`${t.groupId} is not null`),
   index('vault_grants_principal_idx').on(t.principalId),
-  check('vault_grants_one_holder', sql`(${t.principalId} is null) <> (${t.workspaceId} is null)`),
+  index('vault_grants_group_idx').on(t.groupId),
+  check('vault_grants_one_holder', sql`num_nonnulls(${t.principalId}, ${t.workspaceId}, ${t.groupId}) = 1`),
 ]);
 
 export const secrets = pgTable('secrets', {
@@ -295,6 +306,39 @@ export const pipelineRunSteps = pgTable('pipeline_run_steps', {
   errorCode: text('error_code'),
   errorMessage: text('error_message'),
 }, (t) => [primaryKey({ columns: [t.runId, t.position] })]);
+
+// ---- Principal groups (issue 15) ----------------------------------------------------------------
+// A group is a grantee like a principal: it may hold vault roles (vault_grants.group_id) and
+// workspace roles (workspace_group_members). Its members are users and service accounts; a
+// principal's effective role is the highest of its own and its groups'.
+
+export const groups = pgTable('groups', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex('groups_name_uq').on(t.name)]);
+
+/** `owner`s manage the group's members; every member, owners included, holds the group's roles. */
+export const GROUP_ROLES = ['owner', 'member'] as const;
+export const groupMembers = pgTable('group_members', {
+  groupId: text('group_id').notNull().references(() => groups.id, { onDelete: 'cascade' }),
+  principalId: text('principal_id').notNull().references(() => principals.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: GROUP_ROLES }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.groupId, t.principalId] }), index('group_members_principal_idx').on(t.principalId)]);
+
+/** A group's role in a workspace: every member of the group holds it. */
+export const workspaceGroupMembers = pgTable('workspace_group_members', {
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  groupId: text('group_id').notNull().references(() => groups.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: WORKSPACE_ROLES }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.workspaceId, t.groupId] }), index('workspace_group_members_group_idx').on(t.groupId)]);
+
+export type Group = typeof groups.$inferSelect;
+export type GroupRole = (typeof GROUP_ROLES)[number];
 
 export type Principal = typeof principals.$inferSelect;
 export type Vault = typeof vaults.$inferSelect;

@@ -68,7 +68,7 @@ export function createPipelineService(deps: {
 
   return {
     async deploy(actor: Actor, wsName: string, name: string, spec: PipelineSpec) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
       if (!PIPELINE_NAME.test(name)) throw new CofferError('invalid_name', `pipeline names are ${'1-63 characters: letters, digits and "_", starting with a lowercase letter'}`);
       checkSteps(spec);
       const parsed = parsePipelineSdl(name, spec);
@@ -87,7 +87,7 @@ export function createPipelineService(deps: {
         await repo.insertVersion(tx, { pipelineId: p.id, version: p.latestVersion, spec, script: compiled.script, specHash, deployedBy: actor.principal.id });
         await audit.append({
           action: 'pipeline.deploy', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor),
-          detail: { pipeline: name, pipelineVersion: p.latestVersion, specHash, functions: fnNames },
+          detail: { pipeline: name, pipelineVersion: p.latestVersion, specHash, functions: fnNames, ...via },
         }, tx);
         const version = (await repo.findVersion(tx, p.id, p.latestVersion))!;
         return { pipeline: p, version, created: p.latestVersion === 1 };
@@ -107,7 +107,7 @@ export function createPipelineService(deps: {
     },
 
     async remove(actor: Actor, wsName: string, name: string) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
       const pipeline = await findPipelineOr404(workspace, name);
       try {
         buildWorkspaceSchema(await others(workspace.id, name));
@@ -117,7 +117,7 @@ export function createPipelineService(deps: {
       await records.flush();
       await inTransaction(db, async (tx) => {
         await repo.deletePipeline(tx, pipeline.id);
-        await audit.append({ action: 'pipeline.delete', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { pipeline: name } }, tx);
+        await audit.append({ action: 'pipeline.delete', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { pipeline: name, ...via } }, tx);
       });
     },
 
@@ -128,7 +128,7 @@ export function createPipelineService(deps: {
     },
 
     async activate(actor: Actor, wsName: string, name: string, n: number) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'pipelines.deploy');
       const pipeline = await findPipelineOr404(workspace, name);
       const target = await repo.findVersion(db, pipeline.id, n);
       if (!target) throw notFound('version');
@@ -138,7 +138,7 @@ export function createPipelineService(deps: {
         if (!updated) throw notFound('pipeline');
         await audit.append({
           action: 'pipeline.activate', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor),
-          detail: { pipeline: name, pipelineVersion: n, previousVersion: pipeline.activeVersion },
+          detail: { pipeline: name, pipelineVersion: n, previousVersion: pipeline.activeVersion, ...via },
         }, tx);
         return { pipeline: updated, version: target };
       });

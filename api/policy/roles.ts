@@ -47,6 +47,13 @@ export const WORKSPACE_ACTIONS = {
 
 export type WorkspaceAction = keyof typeof WORKSPACE_ACTIONS;
 
+/** The effective role of several held at once (directly and through groups): the highest. */
+export function highestWorkspaceRole(roles: readonly WorkspaceRole[]): WorkspaceRole | undefined {
+  let best: WorkspaceRole | undefined;
+  for (const r of roles) if (!best || WORKSPACE_RANK[r] > WORKSPACE_RANK[best]) best = r;
+  return best;
+}
+
 export function workspaceRoleAllows(role: WorkspaceRole | undefined, action: WorkspaceAction): boolean {
   return role !== undefined && WORKSPACE_RANK[role] >= WORKSPACE_RANK[WORKSPACE_ACTIONS[action]];
 }

@@ -5,6 +5,7 @@ import { actorOf } from '../middleware/auth.ts';
 import type { VaultService } from '../services/vaults.ts';
 import type { Vault, VaultGrant } from '../../db/schema.ts';
 import { VAULT_ROLES } from '../../db/schema.ts';
+import { isExpired } from '../policy/grants.ts';
 
 const Role = z.enum(VAULT_ROLES);
 const VaultSchema = z.object({
@@ -14,16 +15,37 @@ const VaultSchema = z.object({
 const GrantSchema = z.object({
   id: z.string(), role: Role,
   principal: z.object({ id: z.string(), name: z.string().nullable(), kind: z.string().nullable() }).nullable(),
-  workspace: z.string().nullable(), createdAt: Timestamp, createdBy: z.string(),
+  workspace: z.string().nullable(),
+  group: z.object({ id: z.string(), name: z.string().nullable() }).nullable(),
+  functions: z.array(z.string()).nullable().openapi({ description: 'workspace grants: the only functions allowed to use it (null: all)' }),
+  secrets: z.array(z.string()).nullable().openapi({ description: 'reader grants: the only secret names it covers (null: all)' }),
+  expiresAt: Timestamp.nullable(),
+  expired: z.boolean().openapi({ description: 'past expiresAt: kept, visibly, until removed, but gives no access' }),
+  createdAt: Timestamp, createdBy: z.string(),
 }).openapi('Grant');
+
+const FunctionGlob = z.string().min(1).max(63).regex(/^[a-z0-9*][a-z0-9_*-]*$/, 'a function name, or a pattern with * (any run of characters)');
+const SecretGlob = z.string().min(1).max(128).regex(/^[A-Za-z0-9*][A-Za-z0-9._*-]*$/, 'a secret name, or a pattern with * (any run of characters)');
+const GrantBody = z.strictObject({
+  principal: Id.optional(), workspace: ResourceName.optional(), group: Id.optional(), role: Role,
+  functions: z.array(FunctionGlob).min(1).max(64).optional()
+    .openapi({ description: 'workspace grants only: the function names (or * patterns) allowed to use the grant; other functions of the workspace are denied' }),
+  secrets: z.array(SecretGlob).min(1).max(64).optional()
+    .openapi({ description: 'reader grants only: the secret names (or * patterns) the grant covers' }),
+  expiresAt: z.string().datetime({ offset: true }).optional()
+    .openapi({ description: 'the grant stops working at this instant (checked on every access); it stays listed, as expired, until removed' }),
+}).openapi('GrantRequest');
 
 const presentVault = (vault: Vault, role: string | null | undefined) => ({
   name: vault.name, description: vault.description, createdAt: iso(vault.createdAt)!, createdBy: vault.createdBy, role: (role ?? null) as z.infer<typeof Role> | null,
 });
-const presentGrant = (g: { grant: VaultGrant; principalName: string | null; principalKind: string | null; workspaceName: string | null }) => ({
+const presentGrant = (now: number) => (g: { grant: VaultGrant; principalName: string | null; principalKind: string | null; workspaceName: string | null; groupName: string | null }) => ({
   id: g.grant.id, role: g.grant.role,
   principal: g.grant.principalId ? { id: g.grant.principalId, name: g.principalName, kind: g.principalKind } : null,
-  workspace: g.workspaceName, createdAt: iso(g.grant.createdAt)!, createdBy: g.grant.createdBy,
+  workspace: g.workspaceName,
+  group: g.grant.groupId ? { id: g.grant.groupId, name: g.groupName } : null,
+  functions: g.grant.functions, secrets: g.grant.secrets, expiresAt: iso(g.grant.expiresAt), expired: isExpired(g.grant, now),
+  createdAt: iso(g.grant.createdAt)!, createdBy: g.grant.createdBy,
 });
 
 export function vaultRoutes(vaults: VaultService) {
@@ -58,18 +80,18 @@ export function vaultRoutes(vaults: VaultService) {
 
   r.openapi(createRoute({ method: 'get', path: '/v1/vaults/{vault}/grants', tags: ['Grants'], security: BEARER, summary: 'List role grants (manager)',
     request: { params: VaultParam }, responses: { 200: jsonResponse(z.object({ grants: z.array(GrantSchema) }), 'Grants'), ...commonErrors } }),
-  async (c) => c.json({ grants: (await vaults.listGrants(actorOf(c), c.req.valid('param').vault)).map(presentGrant) }, 200));
+  async (c) => c.json({ grants: (await vaults.listGrants(actorOf(c), c.req.valid('param').vault)).map(presentGrant(Date.now())) }, 200));
 
   r.openapi(createRoute({ method: 'post', path: '/v1/vaults/{vault}/grants', tags: ['Grants'], security: BEARER,
-    summary: 'Grant a role to a principal (by id) or a workspace (by name, reader only); re-granting changes the role',
-    request: { params: VaultParam, body: jsonBody(z.strictObject({ principal: Id.optional(), workspace: ResourceName.optional(), role: Role })) },
-    responses: { 201: jsonResponse(z.object({ id: z.string(), role: Role }), 'Granted'), ...commonErrors } }),
+    summary: 'Grant a role to a principal (by id), a group (by id) or a workspace (by name, reader only); re-granting replaces the role and terms',
+    request: { params: VaultParam, body: jsonBody(GrantBody) },
+    responses: { 201: jsonResponse(z.object({ id: z.string(), role: Role, expiresAt: Timestamp.nullable() }), 'Granted'), ...commonErrors } }),
   async (c) => {
     const grant = await vaults.addGrant(actorOf(c), c.req.valid('param').vault, c.req.valid('json'));
-    return c.json({ id: grant.id, role: grant.role }, 201);
+    return c.json({ id: grant.id, role: grant.role, expiresAt: iso(grant.expiresAt) }, 201);
   });
 
-  r.openapi(createRoute({ method: 'delete', path: '/v1/vaults/{vault}/grants/{id}', tags: ['Grants'], security: BEARER, summary: 'Remove a grant (manager); the last manager cannot be removed',
+  r.openapi(createRoute({ method: 'delete', path: '/v1/vaults/{vault}/grants/{id}', tags: ['Grants'], security: BEARER, summary: 'Remove a grant (manager); the last manager, counted through groups, cannot be removed',
     request: { params: VaultParam.extend({ id: Id }) }, responses: { 204: { description: 'Removed' }, ...commonErrors } }),
   async (c) => {
     const { vault, id } = c.req.valid('param');

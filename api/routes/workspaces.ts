@@ -10,6 +10,8 @@ const WorkspaceSchema = z.object({
   name: z.string(), description: z.string().nullable(), createdAt: Timestamp, createdBy: z.string(), role: Role.nullable(),
 }).openapi('Workspace');
 const MemberSchema = z.object({ principalId: z.string(), name: z.string(), kind: z.string(), role: Role, createdAt: Timestamp }).openapi('WorkspaceMember');
+const GroupMemberSchema = z.object({ groupId: z.string(), name: z.string(), role: Role, createdAt: Timestamp })
+  .openapi('WorkspaceGroupMember', { description: 'a principal group holding a role in the workspace: each of its members holds it' });
 
 const presentWorkspace = (w: Workspace, role: string | null | undefined) => ({
   name: w.name, description: w.description, createdAt: iso(w.createdAt)!, createdBy: w.createdBy, role: (role ?? null) as z.infer<typeof Role> | null,
@@ -48,23 +50,29 @@ export function workspaceRoutes(workspaces: WorkspaceService) {
     return c.body(null, 204);
   });
 
-  r.openapi(createRoute({ method: 'get', path: '/v1/workspaces/{ws}/members', tags, security: BEARER, summary: 'List members (viewer)',
-    request: { params: WorkspaceParam }, responses: { 200: jsonResponse(z.object({ members: z.array(MemberSchema) }), 'Members'), ...commonErrors } }),
+  r.openapi(createRoute({ method: 'get', path: '/v1/workspaces/{ws}/members', tags, security: BEARER, summary: 'List members: principals, and groups whose members hold the role (viewer)',
+    request: { params: WorkspaceParam },
+    responses: { 200: jsonResponse(z.object({ members: z.array(MemberSchema), groups: z.array(GroupMemberSchema) }), 'Members'), ...commonErrors } }),
   async (c) => {
-    const rows = await workspaces.members(actorOf(c), c.req.valid('param').ws);
-    return c.json({ members: rows.map((m) => ({ ...m, createdAt: iso(m.createdAt)! })) }, 200);
+    const { members, groups } = await workspaces.members(actorOf(c), c.req.valid('param').ws);
+    return c.json({
+      members: members.map((m) => ({ ...m, createdAt: iso(m.createdAt)! })),
+      groups: groups.map((g) => ({ ...g, createdAt: iso(g.createdAt)! })),
+    }, 200);
   });
 
-  r.openapi(createRoute({ method: 'post', path: '/v1/workspaces/{ws}/members', tags, security: BEARER, summary: 'Add a member or change their role (owner)',
-    request: { params: WorkspaceParam, body: jsonBody(z.strictObject({ principal: Id, role: Role })) },
-    responses: { 200: jsonResponse(z.object({ principalId: z.string(), role: Role }), 'Member set'), ...commonErrors } }),
+  r.openapi(createRoute({ method: 'post', path: '/v1/workspaces/{ws}/members', tags, security: BEARER,
+    summary: 'Add a member (a principal, or a group by id) or change its role (owner)',
+    request: { params: WorkspaceParam, body: jsonBody(z.strictObject({ principal: Id.optional(), group: Id.optional(), role: Role })) },
+    responses: { 200: jsonResponse(z.object({ principalId: z.string().optional(), groupId: z.string().optional(), role: Role }), 'Member set'), ...commonErrors } }),
   async (c) => {
-    const { principal, role } = c.req.valid('json');
-    await workspaces.setMember(actorOf(c), c.req.valid('param').ws, principal, role);
-    return c.json({ principalId: principal, role }, 200);
+    const { principal, group, role } = c.req.valid('json');
+    await workspaces.setMember(actorOf(c), c.req.valid('param').ws, { principal, group }, role);
+    return c.json(principal ? { principalId: principal, role } : { groupId: group, role }, 200);
   });
 
-  r.openapi(createRoute({ method: 'delete', path: '/v1/workspaces/{ws}/members/{principal}', tags, security: BEARER, summary: 'Remove a member (owner); the last owner cannot be removed',
+  r.openapi(createRoute({ method: 'delete', path: '/v1/workspaces/{ws}/members/{principal}', tags, security: BEARER,
+    summary: 'Remove a member, a principal or a group, by id (owner); the last owner, counted through groups, cannot be removed',
     request: { params: WorkspaceParam.extend({ principal: Id }) }, responses: { 204: { description: 'Removed' }, ...commonErrors } }),
   async (c) => {
     const { ws, principal } = c.req.valid('param');

@@ -20,7 +20,7 @@ import { newId } from '../crypto/credentials.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logger.ts';
-import { checkWorkspaceAccess, type WorkspaceService } from './workspaces.ts';
+import { checkWorkspaceAccess, viaGroup, type WorkspaceService } from './workspaces.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { RuntimeReader, SecretService } from './secrets.ts';
 
@@ -85,12 +85,12 @@ export function createFunctionService(deps: {
     if (!row) throw notFound('workspace');
     checkWorkspaceAccess(actor, wsName, row.role, 'functions.invoke');
     if (!row.fn) throw notFound('function');
-    return { workspace: row.workspace, fn: row.fn };
+    return { workspace: row.workspace, fn: row.fn, via: viaGroup(actor, row) };
   }
 
   return {
     async deploy(actor: Actor, wsName: string, name: string, input: DeployInput) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
       if (Buffer.byteLength(input.code, 'utf8') > MAX_CODE_BYTES) {
         throw new CofferError('payload_too_large', `function code is limited to ${MAX_CODE_BYTES / 1024} KiB`);
       }
@@ -113,7 +113,7 @@ export function createFunctionService(deps: {
         });
         await audit.append({
           action: 'function.deploy', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor),
-          detail: { functionVersion: version, codeHash, ...limits, exposeSecrets: input.exposeSecrets ?? false },
+          detail: { functionVersion: version, codeHash, ...limits, exposeSecrets: input.exposeSecrets ?? false, ...via },
         }, tx);
         const active = await fnRepo.findVersionMeta(tx, fn.id, version);
         return { fn, active: active!, created: version === 1 };
@@ -133,12 +133,12 @@ export function createFunctionService(deps: {
     },
 
     async remove(actor: Actor, wsName: string, name: string) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
       const fn = await findFunctionOr404(workspace, name);
       await records.flush();
       await inTransaction(db, async (tx) => {
         await fnRepo.deleteFunction(tx, fn.id);
-        await audit.append({ action: 'function.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'function.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, detail: via, ...actorFields(actor) }, tx);
       });
     },
 
@@ -157,7 +157,7 @@ export function createFunctionService(deps: {
     },
 
     async activate(actor: Actor, wsName: string, name: string, version: number) {
-      const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
+      const { workspace, via } = await workspaces.authorizeWorkspace(actor, wsName, 'functions.deploy');
       const fn = await findFunctionOr404(workspace, name);
       return inTransaction(db, async (tx) => {
         const target = await fnRepo.findVersionMeta(tx, fn.id, version);
@@ -166,14 +166,14 @@ export function createFunctionService(deps: {
         if (!updated) throw notFound('function');
         await audit.append({
           action: 'function.activate', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: name, ...actorFields(actor),
-          detail: { functionVersion: version, previousVersion: fn.activeVersion },
+          detail: { functionVersion: version, previousVersion: fn.activeVersion, ...via },
         }, tx);
         return { fn: updated, active: target };
       });
     },
 
     async invoke(actor: Actor, wsName: string, name: string, args: unknown): Promise<InvocationSuccess> {
-      const { workspace, fn } = await invocationTarget(actor, wsName, name);
+      const { workspace, fn, via } = await invocationTarget(actor, wsName, name);
       const version = fn.activeVersion;
       const active = await activeScript(fn);
       const invocationId = newId('inv');
@@ -181,6 +181,8 @@ export function createFunctionService(deps: {
       const reader: RuntimeReader = {
         workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
         invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditRows: [],
+        // The invoker's right to run it came through a group: its reads' rows say which.
+        ...(via ? { auditDetail: { invokerViaGroup: via.viaGroup, invokerViaGroupId: via.viaGroupId } } : {}),
       };
       const invokeStarted = performance.now();
       const outcome = await runtime.invoke({

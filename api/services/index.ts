@@ -14,6 +14,8 @@ import { createSigningKeys } from './signing-keys.ts';
 import { createOAuthTokens } from './oauth-tokens.ts';
 import { createFailureLimiter } from './rate-limit.ts';
 import { createFunctionService } from './functions.ts';
+import { createAccessReport } from './access-report.ts';
+import { createGroupService } from '../groups/groups-service.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessCachePolicy } from '../../db/access-cache.ts';
@@ -80,6 +82,8 @@ export function createServices(deps: ServiceDeps) {
     }),
     serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),
+    groups: createGroupService({ db, audit }),
+    accessReport: createAccessReport({ db, authorizeVault }),
   };
 }
 

@@ -10,7 +10,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
-import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
+import { decidedThrough, decideFunctionRead } from '../policy/grants.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -62,7 +62,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     },
 
     async put(actor: Actor, vaultName: string, name: string, input: { value: string; description?: string }) {
-      const { vault } = await authorizeVault(actor, vaultName, 'secrets.write', { secret: name });
+      const { vault, grant } = await authorizeVault(actor, vaultName, 'secrets.write', { secret: name });
       if (Buffer.byteLength(input.value, 'utf8') > MAX_VALUE_BYTES) {
         throw new CofferError('value_too_large', `secret values are limited to ${MAX_VALUE_BYTES} bytes`);
       }
@@ -73,7 +73,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         const version = secret.latestVersion;
         const sealed = seal(keyring, input.value, secretAad(vault.id, name, version));
         await secretsRepo.insertVersion(tx, { secretId: secret.id, version, ...sealed, createdBy: actor.principal.id });
-        await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, detail: decidedThrough(grant), ...actorFields(actor) }, tx);
         return { secret, version };
       });
     },
@@ -84,16 +84,16 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     },
 
     async remove(actor: Actor, vaultName: string, name: string) {
-      const { vault } = await authorizeVault(actor, vaultName, 'secrets.delete', { secret: name });
+      const { vault, grant } = await authorizeVault(actor, vaultName, 'secrets.delete', { secret: name });
       const secret = await findSecretOr404(vault.id, name);
       await inTransaction(db, async (tx) => {
         await secretsRepo.deleteSecret(tx, secret.id);
-        await audit.append({ action: 'secret.delete', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.delete', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, detail: decidedThrough(grant), ...actorFields(actor) }, tx);
       });
     },
 
     async readValue(actor: Actor, vaultName: string, name: string, version?: number) {
-      const { vault } = await authorizeVault(actor, vaultName, 'secrets.read_value', { secret: name });
+      const { vault, grant } = await authorizeVault(actor, vaultName, 'secrets.read_value', { secret: name });
       const secret = await findSecretOr404(vault.id, name);
       const row = version === undefined
         ? await secretsRepo.latestEnabledVersion(db, secret.id)
@@ -102,7 +102,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${row.version} was destroyed`);
       if (row.state === 'disabled') throw new CofferError('version_disabled', `version ${row.version} is disabled; enable it to read it`);
       const value = openVersion(vault.id, name, row);
-      await audit.append({ action: 'secret.read', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version: row.version, ...actorFields(actor) });
+      await audit.append({ action: 'secret.read', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version: row.version, detail: decidedThrough(grant), ...actorFields(actor) });
       return { value, version: row.version };
     },
 
@@ -113,26 +113,26 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     },
 
     async setVersionState(actor: Actor, vaultName: string, name: string, version: number, state: 'enabled' | 'disabled') {
-      const { vault } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
+      const { vault, grant } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
       const secret = await findSecretOr404(vault.id, name);
       return inTransaction(db, async (tx) => {
         const row = await secretsRepo.findVersion(tx, secret.id, version);
         if (!row) throw notFound('version');
         if (row.state === 'destroyed') throw new CofferError('version_destroyed', `version ${version} was destroyed and cannot change state`);
         await secretsRepo.setVersionState(tx, secret.id, version, state);
-        await audit.append({ action: `secret.version.${state === 'enabled' ? 'enable' : 'disable'}`, outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: `secret.version.${state === 'enabled' ? 'enable' : 'disable'}`, outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, detail: decidedThrough(grant), ...actorFields(actor) }, tx);
         return { version, state };
       });
     },
 
     async destroyVersion(actor: Actor, vaultName: string, name: string, version: number) {
-      const { vault } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
+      const { vault, grant } = await authorizeVault(actor, vaultName, 'versions.manage', { secret: name });
       const secret = await findSecretOr404(vault.id, name);
       await inTransaction(db, async (tx) => {
         const row = await secretsRepo.findVersion(tx, secret.id, version);
         if (!row) throw notFound('version');
         await secretsRepo.destroyVersion(tx, secret.id, version);
-        await audit.append({ action: 'secret.version.destroy', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, ...actorFields(actor) }, tx);
+        await audit.append({ action: 'secret.version.destroy', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, detail: decidedThrough(grant), ...actorFields(actor) }, tx);
       });
     },
 
@@ -154,8 +154,13 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       };
       const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
         () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
-      if (!found || !found.role || !RUNTIME_READ_ROLES.includes(found.role)) {
-        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied', detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: 'no_workspace_grant' } });
+      // Decided now, not when the memo was loaded: an expiring grant stops at its instant. A grant
+      // that does not cover this function or secret is, to the function, no grant at all.
+      const decision = decideFunctionRead(found?.role ? { role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt } : undefined,
+        { now: Date.now(), functionName: reader.functionName, secret: name });
+      if (!found || !decision.allowed) {
+        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied',
+          detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: decision.allowed ? 'no_workspace_grant' : decision.reason } });
         throw new AccessDeniedError(vaultName);
       }
       const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });

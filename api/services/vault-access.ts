@@ -1,10 +1,14 @@
 // The one place that decides whether an actor may do something to a vault.
 // A caller with no role on a vault gets the same 404 as for a vault that does not exist, so
 // vault names are not disclosed by probing; a caller with some role but not enough gets 403.
+// The role is the strongest of the grants the caller holds itself and through its groups that are
+// in force now and cover the target (api/policy/grants.ts): an expired grant counts as none, a
+// grant limited to some secrets gives nothing on the others.
 import type { Db } from '../../db/client.ts';
 import type { Vault, VaultRole } from '../../db/schema.ts';
-import { findVaultWithRole } from '../../db/repos/vaults.ts';
-import { vaultRoleAllows, type VaultAction } from '../policy/roles.ts';
+import { findVaultWithGrants } from '../../db/repos/vaults.ts';
+import { decideVaultAction, decidedThrough, type HeldGrant } from '../policy/grants.ts';
+import type { VaultAction } from '../policy/roles.ts';
 import { CofferError, forbidden, notFound } from '../errors.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -12,8 +16,10 @@ import { isResourceName } from '../../domain/names.ts';
 
 export interface VaultAccess {
   vault: Vault;
-  /** The actor's own role; admins without a grant have none but are allowed all the same. */
+  /** The actor's effective role for this target; admins without a grant have none but are allowed all the same. */
   role: VaultRole | undefined;
+  /** The grant that gave the role (its group, if held through one), for the audit row. */
+  grant: HeldGrant | undefined;
 }
 
 /**
@@ -32,19 +38,22 @@ const AUDITED_DENIALS: Partial<Record<VaultAction, string>> = {
 export function createVaultAccess(deps: { db: Db; audit: AuditLog }) {
   return async function authorizeVault(actor: Actor, vaultName: string, action: VaultAction, target: { secret?: string } = {}): Promise<VaultAccess> {
     if (!isResourceName(vaultName)) throw notFound('vault');
-    const found = await findVaultWithRole(deps.db, vaultName, actor.principal.id);
+    const found = await findVaultWithGrants(deps.db, vaultName, actor.principal.id);
     const vault = found?.vault;
-    const role = found?.role ?? undefined;
-    if (vault && (actor.principal.isAdmin || vaultRoleAllows(role, action))) return { vault, role };
+    const decision = decideVaultAction(found?.grants ?? [], { admin: actor.principal.isAdmin, action, now: Date.now(), secret: target.secret });
+    const { role, grant } = decision;
+    if (vault && decision.allowed) return { vault, role, grant };
 
     const auditAction = AUDITED_DENIALS[action];
+    const reason = vault ? decision.reason : 'no_access';
     if (auditAction) {
       await deps.audit.append({
         action: auditAction, outcome: 'denied', ...actorFields(actor),
-        vaultId: vault?.id ?? null, vault: vaultName, secret: target.secret, detail: { reason: vault && role ? 'insufficient_role' : 'no_access' },
+        vaultId: vault?.id ?? null, vault: vaultName, secret: target.secret, detail: { reason, ...decidedThrough(grant) },
       });
     }
-    if (!vault || !role) throw notFound('vault');
+    if (!vault || !decision.visible) throw notFound('vault');
+    if (decision.reason === 'not_for_secret') throw forbidden(`your grant on vault "${vaultName}" does not cover secret "${target.secret}"`);
     throw forbidden(`your role "${role}" on vault "${vaultName}" does not allow ${action}`);
   };
 }

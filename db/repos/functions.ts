@@ -1,7 +1,8 @@
 // Functions, their immutable deployed versions, and their recent invocations.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { preparedPerDb, type Db } from '../client.ts';
-import { functions, functionVersions, invocations, workspaces, workspaceMembers } from '../schema.ts';
+import { functions, functionVersions, invocations, workspaces } from '../schema.ts';
+import { effectiveMembership, memberRolesSql } from './workspaces.ts';
 
 export type FunctionRow = typeof functions.$inferSelect;
 export type FunctionVersionRow = typeof functionVersions.$inferSelect;
@@ -82,17 +83,17 @@ export async function findActiveScript(db: Db, functionId: string, version: numb
 }
 
 /**
- * The invocation hot path in one round trip: the workspace by name, the caller's role in it (if
- * any), and the function by name (if any). The caller applies the workspace policy to the answer.
+ * The invocation hot path in one round trip: the workspace by name, the caller's effective role in
+ * it (if any: its own or a group's, the highest), and the function by name (if any). The caller
+ * applies the workspace policy to the answer.
  */
 export async function findInvocationTarget(db: Db, workspaceName: string, principalId: string, functionName: string) {
   const [row] = await invocationTargetQuery(db).execute({ workspaceName, principalId, functionName });
-  return row;
+  return row && { workspace: row.workspace, fn: row.fn, ...effectiveMembership(row.roles) };
 }
 
 const invocationTargetQuery = preparedPerDb((db) =>
-  db.select({ workspace: workspaces, role: workspaceMembers.role, fn: functions }).from(workspaces)
-    .leftJoin(workspaceMembers, and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.principalId, sql.placeholder('principalId'))))
+  db.select({ workspace: workspaces, roles: memberRolesSql(workspaces.id, sql.placeholder('principalId') as unknown as SQL), fn: functions }).from(workspaces)
     .leftJoin(functions, and(eq(functions.workspaceId, workspaces.id), eq(functions.name, sql.placeholder('functionName'))))
     .where(eq(workspaces.name, sql.placeholder('workspaceName')))
     .prepare('coffer_invocation_target'));

@@ -1,7 +1,8 @@
 // Pipelines, their immutable deployed versions, and their recent runs with steps.
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { pipelines, pipelineVersions, pipelineRuns, pipelineRunSteps, workspaces, workspaceMembers, functions, functionVersions } from '../schema.ts';
+import { pipelines, pipelineVersions, pipelineRuns, pipelineRunSteps, workspaces, functions, functionVersions } from '../schema.ts';
+import { effectiveRole, memberRolesSql } from './workspaces.ts';
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type PipelineVersionRow = typeof pipelineVersions.$inferSelect;
@@ -71,12 +72,11 @@ export async function schemaRevision(db: Db, workspaceId: string): Promise<strin
   return rows.map((r) => `${r.id}:${r.v}`).join(',');
 }
 
-/** The workspace by name and the caller's role in it (if any), in one round trip. */
+/** The workspace by name and the caller's effective role in it (its own or a group's, the highest), in one round trip. */
 export async function findWorkspaceWithRole(db: Db, workspaceName: string, principalId: string) {
-  const [row] = await db.select({ workspace: workspaces, role: workspaceMembers.role }).from(workspaces)
-    .leftJoin(workspaceMembers, and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.principalId, principalId)))
+  const [row] = await db.select({ workspace: workspaces, roles: memberRolesSql(workspaces.id, principalId) }).from(workspaces)
     .where(eq(workspaces.name, workspaceName));
-  return row;
+  return row && { workspace: row.workspace, role: effectiveRole(row.roles) };
 }
 
 /** Names of the workspace's functions among `names` (to refuse steps naming missing functions). */

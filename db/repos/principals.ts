@@ -40,6 +40,27 @@ export async function deletePrincipal(db: Db, id: string) {
   await db.delete(principals).where(eq(principals.id, id));
 }
 
+/**
+ * Whether the principal can authenticate now: active, and (a service account) its owner active too.
+ * The same rule as the credential checks (api/services/api-key-auth.ts, access-token-auth.ts).
+ */
+// Qualified by hand: drizzle leaves columns unqualified in single-table selects, where the inner
+// "owner_id" would then resolve to the subquery's own table.
+export const canAuthenticateSql = sql<boolean>`("principals"."active" and ("principals"."owner_id" is null
+  or exists (select 1 from principals owner_p where owner_p.id = "principals"."owner_id" and owner_p.active)))`;
+
+/** Instance admins who can act now (for "who can read this?": admins can read everything). */
+export async function listActiveAdmins(db: Db) {
+  return db.select({ id: principals.id, name: principals.name, kind: principals.kind }).from(principals)
+    .where(and(eq(principals.isAdmin, true), canAuthenticateSql)).orderBy(principals.name);
+}
+
+/** A principal with whether it can authenticate now. */
+export async function findPrincipalStanding(db: Db, id: string) {
+  const [row] = await db.select({ principal: principals, canAuthenticate: canAuthenticateSql }).from(principals).where(eq(principals.id, id));
+  return row;
+}
+
 export async function anyAdminExists(db: Db): Promise<boolean> {
   const rows = await db.select({ id: principals.id }).from(principals).where(eq(principals.isAdmin, true)).limit(1);
   return rows.length > 0;

@@ -62,8 +62,9 @@ export async function latestEnabledVersion(db: Db, secretId: string) {
 }
 
 /**
- * A function's secret read in one round trip: the vault by name, the workspace's role on it (if
- * any), and the secret's newest enabled version (if any). No row: the vault does not exist.
+ * A function's secret read in one round trip: the vault by name, the workspace's grant on it (if
+ * any: its role and terms, expired or not: the caller decides), and the secret's newest enabled
+ * version (if any). No row: the vault does not exist.
  */
 export async function findSecretForWorkspace(db: Db, workspaceId: string, vaultName: string, name: string) {
   const [row] = await secretForWorkspaceQuery(db).execute({ workspaceId, vaultName, name });
@@ -72,7 +73,8 @@ export async function findSecretForWorkspace(db: Db, workspaceId: string, vaultN
 
 const secretForWorkspaceQuery = preparedPerDb((db) => db
   .select({
-    vaultId: vaults.id, role: vaultGrants.role, version: secretVersions.version,
+    vaultId: vaults.id, grantId: vaultGrants.id, role: vaultGrants.role, functions: vaultGrants.functions, secrets: vaultGrants.secrets,
+    expiresAt: vaultGrants.expiresAt, version: secretVersions.version,
     ciphertext: secretVersions.ciphertext, wrappedKey: secretVersions.wrappedKey, masterKeyId: secretVersions.masterKeyId,
   })
   .from(vaults)

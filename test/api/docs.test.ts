@@ -39,6 +39,9 @@ describe('/openapi.json', () => {
     ['post', '/v1/workspaces/{ws}/members'], ['get', '/v1/users'], ['post', '/v1/users'], ['get', '/v1/users/{id}/api-keys'],
     ['post', '/v1/users/{id}/api-keys'], ['delete', '/v1/users/{id}/api-keys/{keyId}'], ['get', '/v1/me'], ['get', '/v1/audit'],
     ['get', '/v1/audit/verify'], ['get', '/healthz'], ['get', '/readyz'],
+    ['get', '/v1/groups'], ['post', '/v1/groups'], ['get', '/v1/groups/{id}'], ['patch', '/v1/groups/{id}'], ['delete', '/v1/groups/{id}'],
+    ['get', '/v1/groups/{id}/members'], ['post', '/v1/groups/{id}/members'], ['delete', '/v1/groups/{id}/members/{principal}'],
+    ['get', '/v1/vaults/{vault}/access'], ['get', '/v1/principals/{id}/access'],
   ])('lists %s %s', (method, path) => {
     expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
   });

@@ -1,10 +1,15 @@
-// The vault permission table (shared/reference/tecton-secrets.txt), role by role and action by action.
-// Every case gets a fresh vault, so a destructive action never changes what the next case sees.
+// The vault permission table (shared/reference/tecton-secrets.txt), role by role and action by action,
+// for roles held directly and through a principal group. Every case gets a fresh vault, so a
+// destructive action never changes what the next case sees.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { expectError } from '../support/assertions.ts';
 
 type Role = 'manager' | 'writer' | 'reader' | 'none' | 'admin';
+/** A role held through a group: the group holds the grant, the user is a member. */
+type GroupRole = 'group-manager' | 'group-writer' | 'group-reader';
+type Holder = Role | GroupRole;
+const heldRole = (h: Holder): Role => (h.startsWith('group-') ? h.slice('group-'.length) as Role : h as Role);
 type User = { id: string; key: string };
 
 interface Fixture {
@@ -45,22 +50,27 @@ const ACTIONS: Action[] = [
   { name: 'read the vault audit trail', allowed: MANAGERS, status: 200, request: (f) => ({ method: 'GET', path: `/v1/audit?vault=${f.vault}` }) },
 ];
 
-const ROLE_PHRASE: Record<Role, string> = {
+const ROLE_PHRASE: Record<Holder, string> = {
   manager: 'a manager', writer: 'a writer', reader: 'a reader', none: 'a principal without a role', admin: 'an instance admin',
+  'group-manager': 'a manager through a group', 'group-writer': 'a writer through a group', 'group-reader': 'a reader through a group',
 };
 
 let s: TestServer;
-const users = {} as Record<Role, User>;
+const users = {} as Record<Holder, User>;
+const groupOf = {} as Record<GroupRole, string>;
 let bystander: User;
 let newcomer: User;
 let counter = 0;
 
-async function makeFixture(): Promise<Fixture> {
+async function makeFixture(options: { groupGrants?: boolean } = {}): Promise<Fixture> {
   const vault = `perm-${++counter}`;
   const m = users.manager.key;
   expect((await s.request('POST', '/v1/vaults', { key: m, body: { name: vault } })).status).toBe(201);
   for (const [who, role] of [[users.writer, 'writer'], [users.reader, 'reader']] as const) {
     expect((await s.request('POST', `/v1/vaults/${vault}/grants`, { key: m, body: { principal: who.id, role } })).status).toBe(201);
+  }
+  for (const [g, role] of options.groupGrants === false ? [] : [['group-manager', 'manager'], ['group-writer', 'writer'], ['group-reader', 'reader']] as const) {
+    expect((await s.request('POST', `/v1/vaults/${vault}/grants`, { key: m, body: { group: groupOf[g], role } })).status).toBe(201);
   }
   const extra = await s.request('POST', `/v1/vaults/${vault}/grants`, { key: m, body: { principal: bystander.id, role: 'reader' } });
   const f = { vault, extraGrantId: extra.body.id };
@@ -83,14 +93,21 @@ beforeAll(async () => {
   s = await startTestServer();
   for (const role of ['manager', 'writer', 'reader', 'none'] as const) users[role] = await s.createUser(`perm-${role}`);
   users.admin = await s.createUser('perm-admin', { isAdmin: true });
+  for (const g of ['group-manager', 'group-writer', 'group-reader'] as const) {
+    users[g] = await s.createUser(`perm-${g}`);
+    const group = await s.request('POST', '/v1/groups', { body: { name: `perm-${g}` } });
+    expect(group.status, group.text).toBe(201);
+    groupOf[g] = group.body.id;
+    expect((await s.request('POST', `/v1/groups/${group.body.id}/members`, { body: { principal: users[g].id } })).status).toBe(200);
+  }
   bystander = await s.createUser('perm-bystander');
   newcomer = await s.createUser('perm-newcomer');
 });
 afterAll(async () => { await s?.close(); });
 
-describe.each(['manager', 'writer', 'reader', 'none', 'admin'] as Role[])('the permission table for %s', (role) => {
+describe.each(['manager', 'writer', 'reader', 'none', 'admin', 'group-manager', 'group-writer', 'group-reader'] as Holder[])('the permission table for %s', (role) => {
   for (const action of ACTIONS) {
-    const allowed = action.allowed.includes(role);
+    const allowed = action.allowed.includes(heldRole(role));
     const title = role === 'none'
       ? `${ROLE_PHRASE[role]} gets 404, as for a missing vault, when trying to ${action.name}`
       : `${ROLE_PHRASE[role]} ${allowed ? 'can' : 'cannot'} ${action.name}`;
@@ -145,7 +162,7 @@ describe('vault creation and the manager role', () => {
   });
 
   it('the last manager of a vault cannot be removed or downgraded, by themselves or by an admin', async () => {
-    const f = await makeFixture();
+    const f = await makeFixture({ groupGrants: false });
     const grants = (await s.request('GET', `/v1/vaults/${f.vault}/grants`, { key: users.manager.key })).body.grants;
     const managerGrant = grants.find((g: { role: string }) => g.role === 'manager');
     expectError(await s.request('DELETE', `/v1/vaults/${f.vault}/grants/${managerGrant.id}`, { key: users.manager.key }), 409, 'last_manager');
