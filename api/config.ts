@@ -21,6 +21,7 @@ const envSchema = z.object({
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  COFFER_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
 });
 
 export interface Config {
@@ -50,6 +51,8 @@ export interface Config {
   tokenFailuresPerMinute: number;
   /** Failed-authentication audit rows per source address per minute; the excess is counted in one row. */
   authFailureRowsPerMinute: number;
+  /** OAuth access-token lifetime in seconds (at most an hour: retired signing keys stay published that long). */
+  accessTokenTtlSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -78,5 +81,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
     authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
+    accessTokenTtlSeconds: e.COFFER_ACCESS_TOKEN_TTL_SECONDS,
   };
 }

@@ -33,6 +33,7 @@ export interface ServiceDeps {
   issuer: () => string;
   tokenFailuresPerMinute: number;
   authFailureRowsPerMinute: number;
+  accessTokenTtlSeconds?: number;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -68,7 +69,7 @@ export function createServices(deps: ServiceDeps) {
     users,
     signingKeys,
     oauthTokens: createOAuthTokens({
-      db, audit, failureAudit, signingKeys, issuer: deps.issuer,
+      db, audit, failureAudit, signingKeys, issuer: deps.issuer, tokenTtlSeconds: deps.accessTokenTtlSeconds,
       limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute, windowMs: 60_000 }),
     }),
     serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),
