@@ -14,13 +14,19 @@ export async function main(argv: string[]): Promise<number> {
     return requestedExitCode() ?? EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      // --help and --version succeed; `coffer` or `coffer vault` alone prints help as a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       return EXIT.usage;
     }
     const out = activeOutput ?? new Output({ json: argv.includes('--json'), debug: argv.includes('--debug') });
     out.error(describeError(err), err instanceof Error ? err.stack : undefined);
     return exitCodeFor(err);
   }
+}
+
+// `coffer ... | head` closes the pipe early: that is the reader's choice, not an error to report.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
 }
 
 // process.exitCode rather than exit(): lets pending output flush. `coffer exec` and `coffer serve`

@@ -44,10 +44,20 @@ export interface CofferClient {
   POST: Call<'post'>;
   DELETE: Call<'delete'>;
   PATCH: Call<'patch'>;
+  /**
+   * Runs a GraphQL operation on a workspace's pipeline endpoint. Resolves to the GraphQL response
+   * (`errors` are field errors, as the specification has them); throws CofferApiError when the
+   * request itself is refused (authentication, unknown workspace, body too large). Never retried.
+   */
+  graphql<T = unknown>(workspace: string, request: GraphQLRequest): Promise<GraphQLResponse<T>>;
   /** The underlying openapi-fetch client (answers {data, error, response} instead of throwing). */
   raw: Client<paths>;
   url: string;
 }
+
+export interface GraphQLRequest { query: string; variables?: Record<string, unknown>; operationName?: string }
+export interface GraphQLError { message: string; path?: (string | number)[]; extensions?: { code?: string; [k: string]: unknown } }
+export interface GraphQLResponse<T> { data?: T | null; errors?: GraphQLError[] }
 
 export function createCofferClient(options: CofferClientOptions): CofferClient {
   const url = options.url.replace(/\/+$/, '');
@@ -78,7 +88,19 @@ export function createCofferClient(options: CofferClientOptions): CofferClient {
     if (!result.response.ok) throw errorFromResponse(result.response, result.error ?? null);
     return result.data;
   };
+  async function graphql<T>(workspace: string, body: GraphQLRequest): Promise<GraphQLResponse<T>> {
+    const response = await authorisedFetch(new Request(`${url}/v1/workspaces/${encodeURIComponent(workspace)}/graphql`, {
+      method: 'POST', headers: { ...options.headers, 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' }, body: JSON.stringify(body),
+    }));
+    const parsed = await response.json().catch(() => null) as (GraphQLResponse<T> & { error?: unknown }) | null;
+    // A GraphQL answer has data or errors; anything else (a Coffer {error}) is the request refused.
+    const isGraphQL = parsed && typeof parsed === 'object' && ('data' in parsed || Array.isArray(parsed.errors));
+    if (!isGraphQL) throw errorFromResponse(response, parsed);
+    return { data: parsed.data, errors: parsed.errors };
+  }
+
   return {
+    graphql,
     GET: call('GET') as Call<'get'>, PUT: call('PUT') as Call<'put'>, POST: call('POST') as Call<'post'>,
     DELETE: call('DELETE') as Call<'delete'>, PATCH: call('PATCH') as Call<'patch'>, raw, url,
   };

@@ -71,7 +71,7 @@ export function registerExec(program: Command) {
       if (unknown.length) throw new UsageError(`--map names secrets that are not selected: ${unknown.join(', ')}`);
       const mapped = mapSecrets(names, { prefix: opts.prefix, map });
       if (!mapped.ok) {
-        throw new CliError('env_collision', `secrets would share a variable name: ${mapped.collisions.map((c) => `${c.secrets.join(' and ')} -> ${c.env}`).join('; ')}. Rename one with --map NAME=ENV or leave it out with --only`, EXIT.usage);
+        throw new CliError('env_collision', `secrets would share a variable name: ${mapped.collisions.map((c) => `${c.secrets.join(' and ')} -> ${c.env}`).join('; ')}. Rename one with --map NAME=ENV or leave it out with --only`, EXIT.conflict);
       }
       const plan = planEnvironment(process.env, mapped.mappings, { vault: opts.vault, cleanEnv: Boolean(opts.cleanEnv), override: opts.override });
       if (opts.explain) return explain(ctx, plan, opts);

@@ -8,11 +8,12 @@ import { registerUsers } from './users.ts';
 import { registerServiceAccounts } from './service-accounts.ts';
 import { registerFunctions } from './functions.ts';
 import { registerAudit } from './audit.ts';
+import { registerPipelines } from './pipelines.ts';
 import { registerExec } from './exec.ts';
 import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerAudit, registerExec, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerAudit, registerExec, registerServer, registerCompletion,
 ];

@@ -41,7 +41,7 @@ export function registerUsers(program: Command) {
     .action(run(async (ctx, opts: { user?: string; name?: string }) => {
       const id = await userId(ctx, opts.user);
       const k = await ctx.client().POST('/v1/users/{id}/api-keys', { params: { path: { id } }, body: { name: opts.name } });
-      if (!ctx.out.json) ctx.out.warn('this key is shown only once: store it now (e.g. `coffer login` reads it from stdin)');
+      ctx.out.warn('this key is shown only once: store it now (e.g. `coffer login` reads it from stdin)');
       // Printed in clear on purpose: this response is the only place the key ever appears.
       ctx.out.emit({ user: id, ...k }, () => { ctx.out.record([['id', k.id], ['prefix', k.prefix]]); ctx.out.reveal(k.key, false); });
     }));
