@@ -8,6 +8,8 @@ import { Output } from './output.ts';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--no-color')) process.env.NO_COLOR = '1';
+  // NO_COLOR wins over FORCE_COLOR here (Node's own rule is the other way round): https://no-color.org
+  if (process.env.NO_COLOR) delete process.env.FORCE_COLOR;
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

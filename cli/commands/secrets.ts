@@ -128,10 +128,11 @@ export function registerSecrets(program: Command) {
     }));
 
   secret.command('export <vault>').description('Print every secret of a vault as dotenv or JSON; values only with --reveal (one audited read each)')
-    .option('--format <format>', 'dotenv or json', 'dotenv')
+    .option('--format <format>', 'dotenv or json (default: dotenv, json with --json)')
     .option('--reveal', 'include the values')
-    .action(run(async (ctx, vault: string, opts: { format: string; reveal?: boolean }) => {
-      if (opts.format !== 'dotenv' && opts.format !== 'json') throw new UsageError('--format must be dotenv or json');
+    .action(run(async (ctx, vault: string, opts: { format?: string; reveal?: boolean }) => {
+      const format = opts.format ?? (ctx.out.json ? 'json' : 'dotenv');
+      if (format !== 'dotenv' && format !== 'json') throw new UsageError('--format must be dotenv or json');
       const client = ctx.client();
       const { secrets } = await client.GET('/v1/vaults/{vault}/secrets', { params: { path: { vault } } });
       const values: Record<string, string | null> = {};
@@ -147,7 +148,7 @@ export function registerSecrets(program: Command) {
         for (const s of secrets) values[s.name] = null;
       }
       // The export is the one output meant to carry values, so it bypasses masking.
-      if (opts.format === 'json') return ctx.out.reveal(JSON.stringify(values, null, 2), false);
+      if (format === 'json') return ctx.out.reveal(JSON.stringify(values, null, 2), false);
       const lines = opts.reveal ? [] : ['# values withheld: run with --reveal to include them'];
       for (const [name, value] of Object.entries(values)) lines.push(`${name}=${value === null ? '' : dotenvQuote(name, value)}`);
       ctx.out.reveal(lines.join('\n'), false);

@@ -45,7 +45,7 @@ export function registerVaults(program: Command) {
       const created = await ctx.client().POST('/v1/vaults/{vault}/grants', {
         ...path(vaultName), body: { principal: opts.principal, workspace: opts.workspace, role: opts.role as Grant['role'] },
       });
-      ctx.out.emit({ ...created, vault: vaultName }, () =>
+      ctx.out.emit({ ...created, vault: vaultName, principalId: opts.principal ?? null, workspace: opts.workspace ?? null }, () =>
         ctx.out.line(`Granted ${created.role} on vault ${vaultName} to ${opts.principal ? `principal ${opts.principal}` : `workspace ${opts.workspace}`} (grant ${created.id}).`));
     }));
   grant.command('list <vault>').description('List the grants on a vault (manager)')

@@ -38,6 +38,12 @@ export function cliUser(baseEnv: Record<string, string | undefined> = {}) {
       const child = this.spawn(args, options);
       return collect(child, options.input);
     },
+    /** Runs and insists on exit status 0; the result's json is the parsed stdout. */
+    async ok(args: string[], options: CliOptions = {}): Promise<CliResult> {
+      const r = await this.run(args, options);
+      if (r.code !== 0) throw new Error(`coffer ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.stdout}`);
+      return r;
+    },
     cleanup() { fs.rmSync(configDir, { recursive: true, force: true }); },
   };
 }
