@@ -1,5 +1,5 @@
 // Regenerates client/api-types.ts from the OpenAPI document the server builds from its own route
-// definitions: `npm run client:types`. test/client/api-types.test.ts fails when the committed file
+// definitions: `npm run client:types`. test/cli/api-types.test.ts fails when the committed file
 // is stale, so a route change without a regenerated client does not land.
 import fs from 'node:fs';
 import os from 'node:os';

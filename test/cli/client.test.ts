@@ -24,7 +24,7 @@ async function receiver(answers: (number | 'drop')[]) {
 
 const fast = { retries: 3, baseDelayMs: 1, maxDelayMs: 5 };
 
-describe('coffer/client', () => {
+describe('coffer/client', { timeout: 180_000 }, () => {
   let s: TestServer;
   beforeAll(async () => { s = await startTestServer({ env: { COFFER_ACCESS_TOKEN_TTL_SECONDS: '1' } }); });
   afterAll(async () => { await s?.close(); });

@@ -8,7 +8,7 @@ import { cliUser, collect } from '../support/cli.ts';
 const PRINT_ENV = ['-e', 'const o={};for(const k of process.argv.slice(1))o[k]=process.env[k]??null;console.log(JSON.stringify(o))'];
 const node = process.execPath;
 
-describe('coffer exec', () => {
+describe('coffer exec', { timeout: 180_000 }, () => {
   let s: TestServer;
   let u: ReturnType<typeof cliUser>;
   const DB = 'postgres://app:pa55word@db/app';
@@ -24,7 +24,7 @@ describe('coffer exec', () => {
     await u.ok(['vault', 'create', 'clash']);
     await u.ok(['secret', 'put', 'clash', 'api-key'], { input: 'value-number-one' });
     await u.ok(['secret', 'put', 'clash', 'apiKey'], { input: 'value-number-two' });
-  });
+  }, 180_000);
   afterAll(async () => { u?.cleanup(); await s?.close(); });
 
   it('gives the child every secret under its UPPER_SNAKE name, inheriting the parent environment', async () => {

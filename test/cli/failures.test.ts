@@ -7,7 +7,7 @@ import { cliUser } from '../support/cli.ts';
 
 const STACK = /\n\s+at /;
 
-describe('coffer: exit codes, errors, masking and colour', () => {
+describe('coffer: exit codes, errors, masking and colour', { timeout: 180_000 }, () => {
   let s: TestServer;
   let admin: ReturnType<typeof cliUser>;
   let reader: ReturnType<typeof cliUser>;
@@ -21,7 +21,7 @@ describe('coffer: exit codes, errors, masking and colour', () => {
     await admin.ok(['vault', 'create', 'ops']);
     await admin.ok(['secret', 'put', 'ops', 'token'], { input: VALUE });
     await admin.ok(['grant', 'add', 'ops', '--principal', carol.id, '--role', 'reader']);
-  });
+  }, 180_000);
   afterAll(async () => { admin?.cleanup(); reader?.cleanup(); await s?.close(); });
 
   it('exit codes: 2 usage, 3 authentication, 4 permission, 5 not found, 6 conflict, 1 other errors', async () => {

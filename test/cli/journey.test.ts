@@ -13,7 +13,7 @@ import { cliUser } from '../support/cli.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../../functions-examples/${name}`, import.meta.url));
 
-describe('coffer: the journey', () => {
+describe('coffer: the journey', { timeout: 180_000 }, () => {
   let s: TestServer;
   let u: ReturnType<typeof cliUser>;
   let dir: string;
@@ -23,7 +23,7 @@ describe('coffer: the journey', () => {
     s = await startTestServer({ env: { COFFER_WORKERS: '1' } });
     u = cliUser();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-journey-'));
-  });
+  }, 180_000);
   afterAll(async () => {
     u?.cleanup();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
