@@ -7,4 +7,4 @@ import { currentDocument, renderTypes, TYPES_FILE } from '../../client/generate-
 it('client/api-types.ts matches the OpenAPI document the server serves now', async () => {
   const fresh = await renderTypes(await currentDocument());
   expect(fs.readFileSync(TYPES_FILE, 'utf8') === fresh, 'client/api-types.ts is stale: run `npm run client:types`').toBe(true);
-});
+}, 120_000);
