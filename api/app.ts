@@ -45,6 +45,8 @@ export interface AppDeps {
   tokenFailuresPerMinute: number;
   /** Failed-authentication audit rows per source address per minute; the rest are counted in one row. */
   authFailureRowsPerMinute: number;
+  /** OAuth access-token lifetime in seconds (default an hour). */
+  accessTokenTtlSeconds?: number;
   /** The function runtime (started on first use by the server); closed by whoever created it. */
   runtime: Runtime;
   invocationRetentionMs: number;
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps) {
     db: database.db, keyring, logger, accessCache: database.accessCache, runtime: deps.runtime, metrics,
     invocationRetentionMs: deps.invocationRetentionMs,
     issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute, authFailureRowsPerMinute: deps.authFailureRowsPerMinute,
+    accessTokenTtlSeconds: deps.accessTokenTtlSeconds,
   });
   const { signingKeys, oauthTokens, serviceAccounts } = services;
   const app = new OpenAPIHono<AppEnv>();

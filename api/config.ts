@@ -23,6 +23,7 @@ const envSchema = z.object({
   COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   COFFER_METRICS_ADDR: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port').optional(),
   COFFER_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  COFFER_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
 });
 
 export interface Config {
@@ -56,6 +57,8 @@ export interface Config {
   metricsAddr?: { host: string; port: number };
   /** Log lines as JSON, or readable (pino-pretty); absent: readable on a terminal, JSON otherwise. */
   logFormat?: 'json' | 'pretty';
+  /** OAuth access-token lifetime in seconds (at most an hour: retired signing keys stay published that long). */
+  accessTokenTtlSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -86,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
     metricsAddr: e.COFFER_METRICS_ADDR ? splitHostPort(e.COFFER_METRICS_ADDR) : undefined,
     logFormat: e.COFFER_LOG_FORMAT,
+    accessTokenTtlSeconds: e.COFFER_ACCESS_TOKEN_TTL_SECONDS,
   };
 }
 

@@ -2,7 +2,7 @@
 // -> app -> listen. Any failure before listening stops the process with a message for the operator.
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { openDatabase, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
@@ -69,6 +69,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     const { app, services } = createApp({
       database, keyring, logger, runtime, invocationRetentionMs: config.invocationRetentionMs,
       issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute, authFailureRowsPerMinute: config.authFailureRowsPerMinute,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     });
     const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
 
@@ -129,14 +130,14 @@ function printAdminKey(key: string, url: string) {
   ].join('\n') + '\n');
 }
 
-async function runRewrap(config: Config) {
+/** `coffer keys rewrap` (npm run rewrap): re-wraps every data key under the active master key. */
+export async function runRewrap(config: Config, onProgress?: (secretVersions: number) => void) {
   const logger = createLogger(config.logLevel, { format: config.logFormat });
   const database = await openForConfig(config);
   try {
     const keyring = await prepareDatabase(config, database, logger);
-    const report = await rewrapAll(database.db, keyring);
-    process.stdout.write(`rewrapped ${report.secretVersions} secret versions and ${report.signingKeys} signing keys under master key "${keyring.active.id}"\n` +
-      (report.retiredKeyIds.length ? `no longer used (may be removed from the keyring): ${report.retiredKeyIds.join(', ')}\n` : ''));
+    const report = await rewrapAll(database.db, keyring, 200, onProgress);
+    return { ...report, activeKeyId: keyring.active.id };
   } finally {
     await database.close();
   }
@@ -147,7 +148,7 @@ async function runRewrap(config: Config) {
  * secret value: print a fixed line with the error's code instead. An uncaught exception still ends
  * the process (its state is unknown); an unhandled rejection is reported and serving goes on.
  */
-function guardProcess(): void {
+export function guardProcess(): void {
   const line = (what: string, err: unknown) => {
     const code = (err as { code?: unknown })?.code;
     const safe = typeof code === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(code) ? code : 'none';
@@ -157,13 +158,12 @@ function guardProcess(): void {
   process.on('unhandledRejection', (err) => { process.stderr.write(line('unhandled promise rejection', err)); });
 }
 
-export async function main(argv: string[]) {
+/** `coffer serve` (npm start): serves until SIGINT or SIGTERM, then closes cleanly. */
+export async function serveUntilSignalled(config: Config) {
   guardProcess();
-  const config = loadConfig();
-  if (argv[0] === 'rewrap') return runRewrap(config);
-  if (argv[0] && argv[0] !== 'serve') throw new Error(`unknown command "${argv[0]}" (expected: serve, rewrap)`);
   const running = await startCoffer(config);
   const stop = async () => { await running.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  return running;
 }

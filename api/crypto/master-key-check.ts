@@ -44,7 +44,7 @@ export interface RewrapReport { secretVersions: number; signingKeys: number; ret
  * Re-wraps every data key under the active master key, a page at a time (values never all in
  * memory), then forgets the check values of keys nothing uses any more so they can be dropped.
  */
-export async function rewrapAll(db: Db, keyring: Keyring, pageSize = 200): Promise<RewrapReport> {
+export async function rewrapAll(db: Db, keyring: Keyring, pageSize = 200, onProgress?: (secretVersions: number) => void): Promise<RewrapReport> {
   const active = keyring.active.id;
   let secretVersions = 0;
   let cursor: { secretId: string; version: number } | null = null;
@@ -55,6 +55,7 @@ export async function rewrapAll(db: Db, keyring: Keyring, pageSize = 200): Promi
       secretVersions += await secretsRepo.updateWrappedKey(db, v.secretId, v.version, sealed.wrappedKey, sealed.masterKeyId, v.masterKeyId!);
       cursor = { secretId: v.secretId, version: v.version };
     }
+    onProgress?.(secretVersions);
     if (page.length < pageSize) break;
   }
   let signingKeys = 0;

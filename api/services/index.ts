@@ -38,6 +38,7 @@ export interface ServiceDeps {
   authFailureRowsPerMinute: number;
   /** This gateway's metrics (a fresh registry when absent). */
   metrics?: Metrics;
+  accessTokenTtlSeconds?: number;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -77,7 +78,7 @@ export function createServices(deps: ServiceDeps) {
     users,
     signingKeys,
     oauthTokens: createOAuthTokens({
-      db, audit, failureAudit, signingKeys, issuer: deps.issuer,
+      db, audit, failureAudit, signingKeys, issuer: deps.issuer, tokenTtlSeconds: deps.accessTokenTtlSeconds,
       limiter: createFailureLimiter({ limit: deps.tokenFailuresPerMinute, windowMs: 60_000 }),
     }),
     serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),

@@ -69,6 +69,8 @@ export interface OAuthTokensDeps {
   limiter: FailureLimiter;
   /** The issuer URL, known only once the server listens (hence a getter). */
   issuer: () => string;
+  /** Access-token lifetime (default ACCESS_TOKEN_TTL_S, which is also the most it may be). */
+  tokenTtlSeconds?: number;
   now?: () => Date;
 }
 
@@ -77,6 +79,7 @@ export function createOAuthTokens(deps: OAuthTokensDeps) {
   const issuer = () => deps.issuer().replace(/\/+$/, '');
   /** Tokens are for this instance's API and nothing else. */
   const audience = () => `${issuer()}/v1`;
+  const ttl = Math.min(deps.tokenTtlSeconds ?? ACCESS_TOKEN_TTL_S, ACCESS_TOKEN_TTL_S);
   const limitKeys = (ctx: TokenRequestContext) => [`addr:${ctx.source}`];
 
   async function authenticateClient(clientId: string, clientSecret: string) {
@@ -141,7 +144,7 @@ export function createOAuthTokens(deps: OAuthTokensDeps) {
       const accessToken = await new SignJWT({ scope, client_id: account.id, csid: secret.id })
         .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYPE })
         .setIssuer(issuer()).setSubject(account.id).setAudience(audience())
-        .setIssuedAt(issuedAt).setNotBefore(issuedAt).setExpirationTime(issuedAt + ACCESS_TOKEN_TTL_S)
+        .setIssuedAt(issuedAt).setNotBefore(issuedAt).setExpirationTime(issuedAt + ttl)
         .setJti(jti)
         .sign(key);
 
@@ -150,10 +153,10 @@ export function createOAuthTokens(deps: OAuthTokensDeps) {
         // The jti identifies the token in the trail; the token itself is never stored.
         await audit.append({
           action: 'oauth.token.issued', outcome: 'allowed', actorId: account.id, actorKind: 'service_account', requestId: ctx.requestId, clientRequestId: ctx.clientRequestId,
-          detail: { jti, clientSecretId: secret.id, kid, scope, via: ctx.via, source: ctx.source, expiresAt: new Date((issuedAt + ACCESS_TOKEN_TTL_S) * 1000).toISOString() },
+          detail: { jti, clientSecretId: secret.id, kid, scope, via: ctx.via, source: ctx.source, expiresAt: new Date((issuedAt + ttl) * 1000).toISOString() },
         }, tx);
       });
-      return { access_token: accessToken, token_type: 'Bearer' as const, expires_in: ACCESS_TOKEN_TTL_S, scope };
+      return { access_token: accessToken, token_type: 'Bearer' as const, expires_in: ttl, scope };
     },
 
     /** Records a refused token request: one failure per rate-limit key and one audit row. */
