@@ -21,6 +21,15 @@ const envSchema = z.object({
   COFFER_ISSUER: z.string().url().optional(),
   COFFER_TOKEN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   COFFER_AUTH_FAILURE_ROWS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  // executors and jobs
+  COFFER_JOB_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  COFFER_JOB_CONCURRENCY: z.coerce.number().int().min(0).max(256).default(8),
+  COFFER_JOB_RUNNING_CAP: z.coerce.number().int().min(1).max(10_000).default(10),
+  COFFER_JOB_LEASE_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  COFFER_JOB_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  COFFER_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  COFFER_WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  COFFER_WEBHOOK_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
 });
 
 export interface Config {
@@ -50,6 +59,21 @@ export interface Config {
   tokenFailuresPerMinute: number;
   /** Failed-authentication audit rows per source address per minute; the excess is counted in one row. */
   authFailureRowsPerMinute: number;
+  jobs: {
+    retentionMs: number;
+    /** Jobs one gateway runs at once; 0 runs none here (the gateway still accepts them). */
+    concurrency: number;
+    /** Live jobs per workspace across the queue; more wait, never dropped. */
+    runningCap: number;
+    leaseMs: number;
+    pollMs: number;
+  };
+  executors: {
+    /** 0: no background schedule loop on this gateway. */
+    scheduleIntervalMs: number;
+    webhookRatePerSecond: number;
+    rotationGraceMs: number;
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -78,5 +102,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     issuer: e.COFFER_ISSUER?.replace(/\/+$/, ''),
     tokenFailuresPerMinute: e.COFFER_TOKEN_FAILURES_PER_MINUTE,
     authFailureRowsPerMinute: e.COFFER_AUTH_FAILURE_ROWS_PER_MINUTE,
+    jobs: {
+      retentionMs: e.COFFER_JOB_RETENTION_DAYS * 86_400_000,
+      concurrency: e.COFFER_JOB_CONCURRENCY,
+      runningCap: e.COFFER_JOB_RUNNING_CAP,
+      leaseMs: e.COFFER_JOB_LEASE_SECONDS * 1000,
+      pollMs: e.COFFER_JOB_POLL_MS,
+    },
+    executors: {
+      scheduleIntervalMs: e.COFFER_SCHEDULE_INTERVAL_MS,
+      webhookRatePerSecond: e.COFFER_WEBHOOK_RATE_LIMIT,
+      rotationGraceMs: e.COFFER_WEBHOOK_ROTATION_GRACE_HOURS * 3600_000,
+    },
   };
 }

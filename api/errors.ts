@@ -40,6 +40,12 @@ export const ERROR_CODES = {
   last_active_secret: 409,
   secret_still_active: 409,
   wrong_auth_kind: 409,
+  // executors and jobs
+  invalid_signature: 401,
+  method_not_allowed: 405,
+  request_not_kept: 409,
+  job_finished: 409,
+  recursion_limit: 508,
   // server side
   unavailable: 503,
   internal: 500,

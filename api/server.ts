@@ -65,6 +65,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     const { app, services } = createApp({
       database, keyring, logger, runtime, invocationRetentionMs: config.invocationRetentionMs,
       issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute, authFailureRowsPerMinute: config.authFailureRowsPerMinute,
+      jobs: config.jobs, executors: config.executors,
     });
     const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
 
@@ -74,6 +75,8 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     listeningUrl = url;
+    // Jobs accepted before a crash run now; schedules resume from their bookmarks.
+    await services.executors.start();
     logger.info({ url, driver: database.driver }, 'coffer is listening');
     if (boot.generatedKey) (options.onAdminKey ?? printAdminKey)(boot.generatedKey, url);
 
@@ -84,6 +87,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         if (closed) return;
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await services.executors.close();
         await services.functions.close();
         await services.failureAudit.close();
         await services.pipelines.close();

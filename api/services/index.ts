@@ -21,6 +21,9 @@ import { createRunRecords } from '../pipelines/runs.ts';
 import { createPipelineRunner } from '../pipelines/runner.ts';
 import { createPipelineService } from '../pipelines/service.ts';
 import { pipelineResolver } from '../pipelines/graphql.ts';
+import { createJobQueue } from '../jobs/queue.ts';
+import { createExecutorService } from '../executors/service.ts';
+import type { Config } from '../config.ts';
 
 export interface ServiceDeps {
   db: Db;
@@ -33,6 +36,11 @@ export interface ServiceDeps {
   issuer: () => string;
   tokenFailuresPerMinute: number;
   authFailureRowsPerMinute: number;
+  jobs: Config['jobs'];
+  executors: Config['executors'];
+  /** Cross-gateway wake-ups for the job queue (Postgres). */
+  listen?: (channel: string, onNotify: () => void) => Promise<boolean>;
+  notify?: (channel: string) => Promise<void>;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -51,6 +59,11 @@ export function createServices(deps: ServiceDeps) {
   const pipelineRunner = createPipelineRunner({
     db, runtime: deps.runtime, secrets, audit, logger: deps.logger, records: pipelineRuns, accessCache: deps.accessCache,
   });
+  const functions = createFunctionService({
+    db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
+    accessCache: deps.accessCache,
+  });
+  const queue = createJobQueue({ db, logger: deps.logger, ...deps.jobs, listen: deps.listen, notify: deps.notify });
   return {
     audit,
     failureAudit,
@@ -58,9 +71,11 @@ export function createServices(deps: ServiceDeps) {
     vaults: createVaultService({ db, audit, authorizeVault }),
     secrets,
     workspaces,
-    functions: createFunctionService({
-      db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
-      accessCache: deps.accessCache,
+    functions,
+    jobQueue: queue,
+    executors: createExecutorService({
+      db, audit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
+      settings: { ...deps.executors, signatureFailuresPerMinute: deps.tokenFailuresPerMinute },
     }),
     pipelines: createPipelineService({
       db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),

@@ -35,6 +35,15 @@ export interface RuntimeReader {
   auditDetail?: Record<string, unknown>;
 }
 
+/** Who reads a webhook's signing key: the executor, for its workspace, at request time. */
+export interface WebhookKeyReader {
+  workspaceId: string;
+  workspaceName: string;
+  executorId: string;
+  executorName: string;
+  requestId: string;
+}
+
 export class AccessDeniedError extends Error {
   readonly code = 'access_denied';
   constructor(vault: string) { super(`access denied to vault "${vault}"`); }
@@ -164,6 +173,39 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...(value === undefined ? { missing: true } : {}) },
       });
       return value;
+    },
+
+    /**
+     * The signing key of an hmac webhook, read under the workspace's grant when the request
+     * arrives: the newest enabled version, and while that one is younger than `graceMs` the enabled
+     * version before it too (so a rotation does not reject deliveries signed with the old key).
+     * The read is audited like any secret read; no grant, or no enabled version, is undefined.
+     */
+    async readForWebhook(reader: WebhookKeyReader, vaultName: string, name: string, graceMs: number): Promise<string[] | undefined> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, reader.workspaceId, vaultName, name, 2);
+      const granted = rows.length > 0 && rows[0].role !== null && RUNTIME_READ_ROLES.includes(rows[0].role);
+      const base = {
+        action: 'secret.read', actorId: reader.executorId, actorKind: 'executor', requestId: reader.requestId,
+        vault: vaultName, secret: name, workspace: reader.workspaceName,
+      };
+      if (!granted) {
+        await audit.append({ ...base, outcome: 'denied', detail: { executor: reader.executorName, purpose: 'webhook_signature', reason: 'no_workspace_grant' } });
+        return undefined;
+      }
+      const versions = rows.filter((r) => r.version !== null);
+      if (versions.length === 0) {
+        await audit.append({ ...base, outcome: 'allowed', detail: { executor: reader.executorName, purpose: 'webhook_signature', missing: true } });
+        return undefined;
+      }
+      const [latest, previous] = versions;
+      const inGrace = previous && latest.createdAt && Date.now() - latest.createdAt.getTime() < graceMs;
+      const used = inGrace ? [latest, previous] : [latest];
+      const values = used.map((v) => openVersion(v.vaultId, name, { ...v, version: v.version! }));
+      await audit.append({
+        ...base, outcome: 'allowed', version: latest.version,
+        detail: { executor: reader.executorName, purpose: 'webhook_signature', versions: used.map((v) => v.version) },
+      });
+      return values;
     },
   };
 }
