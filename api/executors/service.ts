@@ -22,7 +22,9 @@ import type { SecretService } from '../services/secrets.ts';
 import { createFailureLimiter } from '../services/rate-limit.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../jobs/retry-policy.ts';
 import type { AttemptResult, JobQueue, JobRunner } from '../jobs/queue.ts';
-import { verifySignature, SIGNATURE_HEADERS, type Verdict } from './signatures.ts';
+import { verifySignature, REPLAY_WINDOW_S, SIGNATURE_HEADERS, type Verdict } from './signatures.ts';
+import { createReplayGuard } from './replay-guard.ts';
+import type { FailureThrottle } from '../audit/failure-throttle.ts';
 import { createScheduler } from './schedules.ts';
 import { createWindowLimiter } from './rate-limit.ts';
 import type { ExecutorInput, ScheduleTrigger, Target, Trigger, WebhookTrigger } from './schemas.ts';
@@ -59,12 +61,13 @@ export interface HookRequest {
 type ExecutorRow = executorsRepo.ExecutorRow;
 
 export function createExecutorService(deps: {
-  db: Db; audit: AuditLog; keyring: Keyring; logger: Logger; workspaces: WorkspaceService; functions: FunctionService;
+  db: Db; audit: AuditLog; failureAudit: FailureThrottle; keyring: Keyring; logger: Logger; workspaces: WorkspaceService; functions: FunctionService;
   secrets: SecretService; queue: JobQueue; settings: ExecutorSettings;
 }) {
-  const { db, audit, keyring, logger, workspaces, functions, secrets, queue, settings } = deps;
+  const { db, audit, failureAudit, keyring, logger, workspaces, functions, secrets, queue, settings } = deps;
   const rate = createWindowLimiter({ limit: settings.webhookRatePerSecond, windowMs: 1000 });
   const signatureFailures = createFailureLimiter({ limit: settings.signatureFailuresPerMinute, windowMs: 60_000 });
+  const replays = createReplayGuard({ windowMs: 2 * REPLAY_WINDOW_S * 1000 });
 
   const requestAad = (jobId: string) => `coffer:job-request:${jobId}`;
   const triggerOf = (e: ExecutorRow) => e.trigger as Trigger;
@@ -218,7 +221,7 @@ export function createExecutorService(deps: {
           lastTickAt: keepBookmark ? existing!.lastTickAt : new Date(), createdBy: actor.principal.id,
         });
         await audit.append({
-          action: 'executor.put', outcome: 'allowed', workspace: workspace.name, function: input.target.function, ...actorFields(actor),
+          action: 'executor.put', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: input.target.function, ...actorFields(actor),
           detail: { executor: name, created, trigger: trigger.kind, disabled: executor.disabled, ...(trigger.kind === 'webhook' ? { auth: trigger.auth.mode, mode: trigger.mode } : {}), ...(token ? { tokenIssued: true } : {}) },
         }, tx);
         return { executor, created, token, workspace };
@@ -240,7 +243,7 @@ export function createExecutorService(deps: {
       const e = await findOr404(workspace, name);
       await inTransaction(db, async (tx) => {
         await executorsRepo.deleteExecutor(tx, e.id);
-        await audit.append({ action: 'executor.delete', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { executor: name } }, tx);
+        await audit.append({ action: 'executor.delete', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { executor: name } }, tx);
       });
     },
 
@@ -254,7 +257,7 @@ export function createExecutorService(deps: {
       const previousTokenUntil = new Date(Date.now() + settings.rotationGraceMs);
       await inTransaction(db, async (tx) => {
         await executorsRepo.setTokens(tx, e.id, { tokenHash: t2.hash, previousTokenHash: e.tokenHash, previousTokenUntil });
-        await audit.append({ action: 'executor.rotate_token', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { executor: name, previousValidUntil: previousTokenUntil.toISOString() } }, tx);
+        await audit.append({ action: 'executor.rotate_token', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { executor: name, previousValidUntil: previousTokenUntil.toISOString() } }, tx);
       });
       return { token: t2.token, previousTokenValidUntil: previousTokenUntil, workspace, executor: e };
     },
@@ -264,7 +267,7 @@ export function createExecutorService(deps: {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'executors.edit');
       const e = await findOr404(workspace, name);
       const t = triggerOf(e);
-      await audit.append({ action: 'executor.trigger', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { executor: name } });
+      await audit.append({ action: 'executor.trigger', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { executor: name } });
       let job;
       if (t.kind === 'schedule') {
         job = await enqueue(workspace, e, { trigger: 'manual', args: { scheduledTime: new Date().toISOString() }, createdBy: actor.principal.id });
@@ -304,7 +307,7 @@ export function createExecutorService(deps: {
       const row = await inTransaction(db, async (tx) => {
         const r = await jobsRepo.cancelJob(tx, id, !keep);
         if (!r) throw new CofferError('job_finished', `job ${id} has already finished (${job.status})`);
-        await audit.append({ action: 'job.cancel', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { jobId: id, executor: e?.name } }, tx);
+        await audit.append({ action: 'job.cancel', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { jobId: id, executor: e?.name } }, tx);
         return r;
       });
       return row;
@@ -321,7 +324,7 @@ export function createExecutorService(deps: {
       const row = await inTransaction(db, async (tx) => {
         const r = await jobsRepo.requeueJob(tx, id, retryOf(e).maxAttempts);
         if (!r) throw new CofferError('conflict', 'the job changed state; try again');
-        await audit.append({ action: 'job.retry', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { jobId: id, executor: e.name } }, tx);
+        await audit.append({ action: 'job.retry', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { jobId: id, executor: e.name } }, tx);
         return r;
       });
       queue.wake();
@@ -356,22 +359,29 @@ export function createExecutorService(deps: {
       return workspaceRoleAllows(role, 'functions.invoke') ? 'ok' : 'forbidden';
     },
 
-    /** Seconds until signature checks for this executor from this source are allowed again, or 0. */
-    signatureRetryAfter: (executorId: string, source: string) => signatureFailures.retryAfter([`exe:${executorId}`, `src:${source}`]),
+    /**
+     * Seconds until signature checks from this source address are allowed again, or 0. Per address
+     * only, like failed logins: counting per executor would let anyone shut a webhook's real sender out.
+     */
+    signatureRetryAfter: (source: string) => signatureFailures.retryAfter([`src:${source}`]),
 
-    async verifyHmac(workspace: Workspace, executor: ExecutorRow, trigger: WebhookTrigger, headers: Record<string, string>, body: Buffer, meta: { requestId: string; source: string }): Promise<Verdict> {
+    async verifyHmac(workspace: Workspace, executor: ExecutorRow, trigger: WebhookTrigger, headers: Record<string, string>, body: Buffer, meta: { requestId: string; source: string }): Promise<Verdict | { ok: false; reason: 'replayed' }> {
       if (trigger.auth.mode !== 'hmac') throw new Error('verifyHmac: not an hmac executor');
       const { scheme, secret } = trigger.auth;
       const keys = await secrets.readForWebhook({
         workspaceId: workspace.id, workspaceName: workspace.name, executorId: executor.id, executorName: executor.name, requestId: meta.requestId,
       }, secret.vault, secret.name, settings.rotationGraceMs);
-      const verdict: Verdict = keys ? verifySignature(scheme, keys, headers, body) : { ok: false, reason: 'bad_signature' };
+      let verdict: Verdict | { ok: false; reason: 'replayed' } = keys ? verifySignature(scheme, keys, headers, body) : { ok: false, reason: 'bad_signature' };
+      if (verdict.ok && trigger.mode === 'sync' && verdict.deliveryId && !replays.firstTime(`${executor.id}\0${verdict.deliveryId}`)) {
+        verdict = { ok: false, reason: 'replayed' };
+      }
       if (!verdict.ok) {
-        signatureFailures.recordFailure([`exe:${executor.id}`, `src:${meta.source}`]);
-        await audit.append({
-          action: 'executor.webhook.rejected', outcome: 'denied', actorKind: 'webhook', requestId: meta.requestId, workspace: workspace.name,
+        signatureFailures.recordFailure([`src:${meta.source}`]);
+        // Anyone can send a bad signature, so these rows are throttled per source address like failed logins.
+        await failureAudit.record(meta.source, {
+          action: 'executor.webhook.rejected', outcome: 'denied', actorKind: 'webhook', requestId: meta.requestId, workspaceId: workspace.id, workspace: workspace.name,
           vault: secret.vault, secret: secret.name, detail: { executor: executor.name, scheme, reason: keys ? verdict.reason : 'signing_key_unavailable' },
-        });
+        }).catch((err) => logger.warn({ requestId: meta.requestId, err: { code: (err as { code?: string })?.code } }, 'could not audit a rejected webhook'));
       }
       return verdict;
     },

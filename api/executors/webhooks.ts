@@ -14,6 +14,12 @@ import { WEBHOOK_METHODS } from './schemas.ts';
 import { DEPTH_HEADER, visibleHeaders, type ExecutorService, type HookRequest } from './service.ts';
 
 const MAX_IDEMPOTENCY_KEY = 255;
+const SIGNATURE_FAILURES = {
+  missing_signature: 'the request carries no signature in this scheme\'s format',
+  bad_signature: 'the request signature does not verify',
+  stale_timestamp: 'the signature timestamp is outside the 5 minute window',
+  replayed: 'this signed request was already delivered',
+} as const;
 
 const HttpResult = z.strictObject({
   status: z.number().int().min(200).max(599),
@@ -33,15 +39,6 @@ export function hookRoutes(executors: ExecutorService, authenticators: Authentic
     if (!target) return notFoundBody(c);
     const { workspace, executor, trigger } = target;
 
-    const budget = executors.rateLimit(workspace.id);
-    c.header('RateLimit-Limit', String(budget.limit));
-    c.header('RateLimit-Remaining', String(budget.remaining));
-    c.header('RateLimit-Reset', String(budget.resetS));
-    c.header('RateLimit-Policy', `${budget.limit};w=1`);
-    if (!budget.ok) {
-      throw new CofferError('rate_limited', 'too many webhook requests for this workspace', { headers: { 'Retry-After': String(budget.resetS) } });
-    }
-
     const auth = trigger.auth;
     if (auth.mode === 'token') {
       if (!executors.tokenMatches(executor, token)) return notFoundBody(c);
@@ -55,8 +52,20 @@ export function hookRoutes(executors: ExecutorService, authenticators: Authentic
       const allowed = await executors.bearerAllowed(workspace, principal);
       if (allowed === 'not_member') return notFoundBody(c);
       if (allowed === 'forbidden') throw new CofferError('forbidden', 'invoking this webhook needs the invoker role on the workspace');
-    } else {
-      const wait = executors.signatureRetryAfter(executor.id, sourceOf(c));
+    }
+
+    // Counted only once the caller is past the checks that answer 404, so the headers cannot tell
+    // an existing executor from an unknown one.
+    const budget = executors.rateLimit(workspace.id);
+    c.header('RateLimit-Limit', String(budget.limit));
+    c.header('RateLimit-Remaining', String(budget.remaining));
+    c.header('RateLimit-Reset', String(budget.resetS));
+    c.header('RateLimit-Policy', `${budget.limit};w=1`);
+    if (!budget.ok) {
+      throw new CofferError('rate_limited', 'too many webhook requests for this workspace', { headers: { 'Retry-After': String(budget.resetS) } });
+    }
+    if (auth.mode === 'hmac') {
+      const wait = executors.signatureRetryAfter(sourceOf(c));
       if (wait > 0) throw new CofferError('rate_limited', 'too many failed signature checks; try again later', { headers: { 'Retry-After': String(wait) } });
     }
 
@@ -70,7 +79,7 @@ export function hookRoutes(executors: ExecutorService, authenticators: Authentic
     let deliveryId: string | undefined;
     if (auth.mode === 'hmac') {
       const verdict = await executors.verifyHmac(workspace, executor, trigger, headers, raw, { requestId: c.get('requestId'), source: sourceOf(c) });
-      if (!verdict.ok) throw new CofferError('invalid_signature', verdict.reason === 'stale_timestamp' ? 'the signature timestamp is outside the 5 minute window' : 'the request signature is missing or does not verify');
+      if (!verdict.ok) throw new CofferError('invalid_signature', SIGNATURE_FAILURES[verdict.reason]);
       deliveryId = verdict.deliveryId;
     }
 

@@ -154,8 +154,10 @@ export function createJobQueue(options: JobQueueOptions) {
       await options.listen?.(JOBS_CHANNEL, () => void pump());
       poll = setInterval(() => void pump(), pollMs);
       poll.unref();
-      prune = setInterval(() => void this.prune().catch(() => {}), 3600_000);
+      const pruneNow = () => void this.prune().catch((err) => logger.warn({ err: { message: (err as Error).message } }, 'pruning old jobs failed; tried again in an hour'));
+      prune = setInterval(pruneNow, 3600_000);
       prune.unref();
+      pruneNow();
       void pump();
     },
 

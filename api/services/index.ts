@@ -74,7 +74,7 @@ export function createServices(deps: ServiceDeps) {
     functions,
     jobQueue: queue,
     executors: createExecutorService({
-      db, audit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
+      db, audit, failureAudit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
       settings: { ...deps.executors, signatureFailuresPerMinute: deps.tokenFailuresPerMinute },
     }),
     pipelines: createPipelineService({

@@ -186,7 +186,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       const granted = rows.length > 0 && rows[0].role !== null && RUNTIME_READ_ROLES.includes(rows[0].role);
       const base = {
         action: 'secret.read', actorId: reader.executorId, actorKind: 'executor', requestId: reader.requestId,
-        vault: vaultName, secret: name, workspace: reader.workspaceName,
+        vaultId: rows[0]?.vaultId ?? null, vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName,
       };
       if (!granted) {
         await audit.append({ ...base, outcome: 'denied', detail: { executor: reader.executorName, purpose: 'webhook_signature', reason: 'no_workspace_grant' } });

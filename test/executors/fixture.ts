@@ -16,9 +16,14 @@ export async function startExecutorWorld(options: TestServerOptions = {}): Promi
   const world: ExecutorWorld = {
     ...w,
     putExecutor: (name, body, key) => w.s.request('PUT', `/v1/workspaces/${w.ws}/executors/${name}`, { key, body }),
-    hook: (path, opts = {}) => w.s.request(opts.method ?? 'POST', path, {
-      key: opts.key === undefined ? null : opts.key, rawBody: opts.body ?? '', headers: { 'content-type': 'application/json', ...opts.headers },
-    }),
+    hook: (path, opts = {}) => {
+      const method = opts.method ?? 'POST';
+      const bodyless = method === 'GET' || method === 'HEAD';
+      return w.s.request(method, path, {
+        key: opts.key === undefined ? null : opts.key, rawBody: bodyless ? undefined : opts.body ?? '',
+        headers: { ...(bodyless ? {} : { 'content-type': 'application/json' }), ...opts.headers },
+      });
+    },
     job: (id) => w.s.request('GET', `/v1/workspaces/${w.ws}/jobs/${id}`),
     async waitForJob(id, statuses = ['succeeded', 'failed', 'canceled'], timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;
