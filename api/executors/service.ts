@@ -21,6 +21,7 @@ import type { FunctionService } from '../services/functions.ts';
 import type { SecretService } from '../services/secrets.ts';
 import { createFailureLimiter } from '../services/rate-limit.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../jobs/retry-policy.ts';
+import { storableText } from '../storable-text.ts';
 import type { AttemptResult, JobQueue, JobRunner } from '../jobs/queue.ts';
 import { verifySignature, REPLAY_WINDOW_S, SIGNATURE_HEADERS, type Verdict } from './signatures.ts';
 import { createReplayGuard } from './replay-guard.ts';
@@ -216,7 +217,7 @@ export function createExecutorService(deps: {
         // A schedule starts counting from now: ticks before it existed (or before it became a schedule) never fire.
         const keepBookmark = before?.kind === 'schedule' && trigger.kind === 'schedule' && before.cron === trigger.cron && before.timezone === trigger.timezone;
         const { executor, created } = await executorsRepo.upsertExecutor(tx, {
-          id: newId('exe'), workspaceId: workspace.id, name, description: input.description ?? null, disabled: input.disabled ?? false,
+          id: newId('exe'), workspaceId: workspace.id, name, description: input.description === undefined ? null : storableText(input.description, 1024), disabled: input.disabled ?? false,
           trigger, target: input.target, retry: input.retry ?? null, ...tokens,
           lastTickAt: keepBookmark ? existing!.lastTickAt : new Date(), createdBy: actor.principal.id,
         });

@@ -10,6 +10,7 @@ import type { Db } from '../../db/client.ts';
 import * as jobsRepo from '../../db/repos/jobs.ts';
 import type { Logger } from '../logger.ts';
 import { backoffMs, isRetryable, type RetryPolicy } from './retry-policy.ts';
+import { storableText } from '../storable-text.ts';
 
 export const JOBS_CHANNEL = 'coffer_jobs';
 const MAX_ERROR_MESSAGE = 1024;
@@ -111,20 +112,22 @@ export function createJobQueue(options: JobQueueOptions) {
         result = { ok: false, code, message: code === 'internal' ? 'internal error' : (err as Error).message, invocationId: (err as { details?: { invocationId?: string } }).details?.invocationId };
       }
       clearInterval(heartbeat);
-      const errorMessage = result.ok ? null : result.message.slice(0, MAX_ERROR_MESSAGE);
+      // The message may quote anything the function threw (redacted by the runtime); it must still fit a text column.
+      const errorMessage = result.ok ? null : storableText(result.message, MAX_ERROR_MESSAGE);
+      const errorCode = result.ok ? null : storableText(result.code, 64);
       await jobsRepo.finishAttempt(db, job.id, attempt, result.ok
         ? { outcome: 'succeeded', invocationId: result.invocationId }
-        : { outcome: 'failed', invocationId: result.invocationId ?? null, errorCode: result.code, errorMessage });
+        : { outcome: 'failed', invocationId: result.invocationId ?? null, errorCode, errorMessage });
       if (result.ok) {
         await jobsRepo.settleJob(db, job.id, gateway, { status: 'succeeded', dropRequest: !(await runner!.keepsRequest(job)) });
         return;
       }
       if (attempt < job.maxAttempts && isRetryable(result.code)) {
         const runAt = new Date(Date.now() + backoffMs(await runner!.policy(job), attempt));
-        if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'pending', runAt, errorCode: result.code, errorMessage, dropRequest: false })) wakeAt(runAt);
+        if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'pending', runAt, errorCode, errorMessage, dropRequest: false })) wakeAt(runAt);
         return;
       }
-      await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode: result.code, errorMessage, dropRequest: !(await runner!.keepsRequest(job)) });
+      await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode, errorMessage, dropRequest: !(await runner!.keepsRequest(job)) });
     } catch (err) {
       // The database went away mid-job: the lease runs out and another attempt picks it up.
       logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'settling a job failed; its lease will expire and it runs again');

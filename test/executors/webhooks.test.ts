@@ -79,6 +79,26 @@ describe('the executor resource', () => {
   });
 });
 
+describe('the executor API in /openapi.json', () => {
+  it('lists the executor, job and hook routes', async () => {
+    const doc = ok(await w.s.request('GET', '/openapi.json', { key: null }), 200).body;
+    const routes = [
+      ['get', '/v1/workspaces/{ws}/executors'], ['put', '/v1/workspaces/{ws}/executors/{name}'], ['get', '/v1/workspaces/{ws}/executors/{name}'],
+      ['delete', '/v1/workspaces/{ws}/executors/{name}'], ['post', '/v1/workspaces/{ws}/executors/{name}/rotate-token'],
+      ['post', '/v1/workspaces/{ws}/executors/{name}/trigger'], ['get', '/v1/workspaces/{ws}/executors/{name}/jobs'],
+      ['get', '/v1/workspaces/{ws}/jobs/{id}'], ['post', '/v1/workspaces/{ws}/jobs/{id}/retry'], ['post', '/v1/workspaces/{ws}/jobs/{id}/cancel'],
+      ['post', '/hooks/{ws}/{executor}'], ['post', '/hooks/{ws}/{executor}/{token}'],
+    ];
+    for (const [method, path] of routes) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    expect(doc.paths['/hooks/{ws}/{executor}'].post.responses).toHaveProperty('413');
+  });
+
+  it('stores hostile text in a description without failing the request', async () => {
+    const r = ok(await w.putExecutor('hostile', { description: 'a\u0000b\ud800c', trigger: { kind: 'webhook' }, target: target('echo') }), 201);
+    expect(r.body.description).toBe('a\ufffdb\ufffdc');
+  });
+});
+
 describe('token webhooks', () => {
   let path: string;
   beforeAll(async () => {
