@@ -22,7 +22,13 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     const started = performance.now();
     await next();
     // The path only: a query string could carry something a client should not have sent.
-    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), method: c.req.method, path: c.req.path.slice(0, 512), status: c.res.status,
+    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), method: c.req.method, path: loggablePath(c.req.path), status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10, principalId: c.get('principal')?.id }, 'request');
   };
+}
+
+/** A token-mode webhook's path ends in its credential (/hooks/{ws}/{executor}/{token}): never logged. */
+export function loggablePath(path: string): string {
+  const hook = /^\/hooks\/[^/]*\/[^/]*\//.exec(path);
+  return (hook ? `${hook[0]}[token]` : path).slice(0, 512);
 }

@@ -117,6 +117,9 @@ describe('token webhooks', () => {
     expect(r.body.headers['x-custom']).toBe('Kept');
     for (const h of ['authorization', 'cookie', 'x-hub-signature-256']) expect(r.body.headers[h]).toBeUndefined();
     expect(JSON.stringify(r.body)).not.toContain(path.split('/').pop());
+    // The path token is a credential: the request log shows where it went, not the token.
+    expect(w.s.logs.join('\n')).not.toContain(path.split('/').pop());
+    expect(w.s.logs.some((l) => l.includes(`/hooks/${w.ws}/tok/[token]`))).toBe(true);
   });
 
   it('parses form bodies and leaves other bodies as rawBody', async () => {
