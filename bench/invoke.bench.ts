@@ -2,7 +2,8 @@
 // Starts Coffer on a loopback port (in-memory PGlite, or a fresh database on DATABASE_URL's server),
 // deploys a hello function and a function reading two secrets, and prints p50/p99 latency and
 // invocations/s at concurrency 1 and 16, the cold first invocation after a deploy, and ratios to
-// the bare loop. Targets are printed beside the figures; nothing fails on a timing.
+// the bare loop, plus the pipeline and executor figures (bench/pipeline.ts, bench/executors.ts).
+// Targets are printed beside the figures; nothing fails on a timing.
 //   npm run bench                 BENCH_SECONDS=5 npm run bench
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -13,6 +14,7 @@ import http from 'node:http';
 import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
 import { pipelineBench, pipelineLine } from './pipeline.ts';
+import { executorBench, executorLines } from './executors.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Hello at concurrency 16 for this long, sampling the memory of the gateway and its workers. */
@@ -67,11 +69,13 @@ async function main() {
   // Keep-alive connections and node:http (lighter than fetch), as a load tool would use.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(running.url);
-  const call = (method: string, p: string, body?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+  const call = (method: string, p: string, body?: unknown, extra?: Record<string, string>) => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    // An empty value in `extra` drops that header (webhooks are called without the API key).
+    const base = Object.fromEntries(Object.entries({ ...headers, ...extra }).filter(([, v]) => v !== ''));
     const req = http.request({
       agent, host: target.hostname, port: target.port, method, path: p,
-      headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) },
+      headers: payload === undefined ? base : { ...base, 'content-length': Buffer.byteLength(payload) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -126,6 +130,7 @@ async function main() {
     const secrets16 = await measure('secrets', 16);
 
     const pipeline = await pipelineBench(call, 'bench', SECONDS);
+    const executors = await executorBench(call, 'bench', SECONDS);
 
     const cold: number[] = [];
     for (let n = 0; n < COLD_DEPLOYS; n++) {
@@ -156,6 +161,7 @@ async function main() {
       hello: { c1: hello1, c16: hello16 },
       twoSecrets: { c1: secrets1, c16: secrets16 },
       pipeline,
+      executors,
       coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
       bareLoop: { c1: bare1, c16: bare16 },
       soak: { seconds: SOAK_SECONDS, invocations: soak.count, perSecond: soak.perSecond, errors: soak.errors, memory },
@@ -176,6 +182,7 @@ async function main() {
       line('2 secrets, c1', secrets1, `p50 <= 4 ms (${mark(secrets1.p50Ms <= 4)})`),
       line('2 secrets, c16', secrets16),
       pipelineLine(pipeline),
+      executorLines(executors),
       `  ${'cold (first after deploy)'.padEnd(26)} median ${coldMedian} ms of ${cold.length} deploys   target: <= 50 ms (${mark(coldMedian <= 50)})`,
       memory.length > 1
         ? `  ${'soak, hello c16'.padEnd(26)} ${soak.count} invocations in ${SOAK_SECONDS}s: gateway RSS ${memory[0].gatewayMb} -> ${memory[memory.length - 1].gatewayMb} MB, ` +

@@ -15,6 +15,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
 const config = loadConfig({
   HOST: '127.0.0.1', PORT: '0', COFFER_LOG_LEVEL: 'error', COFFER_DATA_DIR: dataDir,
   COFFER_MASTER_KEY: crypto.randomBytes(32).toString('base64'), COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
+  // The executor figures send webhooks far faster than the default per-workspace budget of 100/s.
+  COFFER_WEBHOOK_RATE_LIMIT: '1000000', COFFER_JOB_POLL_MS: '200',
   ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
 });
 const database = await freshDatabase();

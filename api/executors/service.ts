@@ -25,6 +25,7 @@ import { storableText } from '../storable-text.ts';
 import type { AttemptResult, JobQueue, JobRunner } from '../jobs/queue.ts';
 import { verifySignature, REPLAY_WINDOW_S, SIGNATURE_HEADERS, type Verdict } from './signatures.ts';
 import { createReplayGuard } from './replay-guard.ts';
+import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 import type { FailureThrottle } from '../audit/failure-throttle.ts';
 import { createScheduler } from './schedules.ts';
 import { createWindowLimiter } from './rate-limit.ts';
@@ -63,11 +64,13 @@ type ExecutorRow = executorsRepo.ExecutorRow;
 
 export function createExecutorService(deps: {
   db: Db; audit: AuditLog; failureAudit: FailureThrottle; keyring: Keyring; logger: Logger; workspaces: WorkspaceService; functions: FunctionService;
-  secrets: SecretService; queue: JobQueue; settings: ExecutorSettings;
+  secrets: SecretService; queue: JobQueue; settings: ExecutorSettings; accessCache?: AccessCachePolicy;
 }) {
   const { db, audit, failureAudit, keyring, logger, workspaces, functions, secrets, queue, settings } = deps;
   const rate = createWindowLimiter({ limit: settings.webhookRatePerSecond, windowMs: 1000 });
   const signatureFailures = createFailureLimiter({ limit: settings.signatureFailuresPerMinute, windowMs: 60_000 });
+  const hookTargets = createAccessCache<Awaited<ReturnType<typeof executorsRepo.findHookTarget>>>(deps.accessCache);
+  const jobTargets = createAccessCache<Awaited<ReturnType<typeof executorsRepo.findExecutorWithWorkspace>>>(deps.accessCache);
   const replays = createReplayGuard({ windowMs: 2 * REPLAY_WINDOW_S * 1000 });
 
   const requestAad = (jobId: string) => `coffer:job-request:${jobId}`;
@@ -122,16 +125,17 @@ export function createExecutorService(deps: {
 
   const runner: JobRunner = {
     async run(job, attempt): Promise<AttemptResult> {
-      const found = await executorsRepo.findExecutorWithWorkspace(db, job.executorId);
+      const found = await jobTargets.get(job.executorId, () => executorsRepo.findExecutorWithWorkspace(db, job.executorId));
       if (!found) return { ok: false, code: 'not_found', message: 'the executor was deleted' };
       const { executor, workspace } = found;
       if (executor.disabled) return { ok: false, code: 'executor_disabled', message: 'the executor is disabled' };
       const trigger = triggerOf(executor);
+      const settings = { policy: retryOf(executor), keepsRequest: trigger.kind === 'webhook' && trigger.keepBody };
       const base = { trigger: trigger.kind, executor: executor.name, jobId: job.id, attempt, ...(job.trigger === 'manual' ? { manual: true } : {}) };
       let args: Record<string, unknown>;
       if (trigger.kind === 'webhook') {
         const request = openRequest(job);
-        if (!request) return { ok: false, code: 'request_not_kept', message: 'the request of this job is no longer kept (see keepBody)' };
+        if (!request) return { ok: false, code: 'request_not_kept', message: 'the request of this job is no longer kept (see keepBody)', settings };
         args = { ...base, ...request };
       } else {
         args = { ...base, ...(job.args as Record<string, unknown>) };
@@ -142,10 +146,10 @@ export function createExecutorService(deps: {
           workspace, functionName: target.function, args, timeoutMs: target.timeoutMs, requestId: job.id,
           executor: { id: executor.id, name: executor.name, jobId: job.id }, trigger: job.trigger,
         });
-        return { ok: true, invocationId: out.invocationId };
+        return { ok: true, invocationId: out.invocationId, settings };
       } catch (err) {
         if (!(err instanceof CofferError)) throw err;
-        return { ok: false, code: err.code, message: err.message, invocationId: (err.details?.invocationId as string | undefined) ?? null };
+        return { ok: false, code: err.code, message: err.message, invocationId: (err.details?.invocationId as string | undefined) ?? null, settings };
       }
     },
     async policy(job) {
@@ -336,7 +340,9 @@ export function createExecutorService(deps: {
 
     /** The executor behind /hooks/{ws}/{name}, or undefined for unknown, disabled or not a webhook (all one 404). */
     async hookTarget(wsName: string, name: string) {
-      const row = await executorsRepo.findHookTarget(db, wsName, name);
+      // Memoised like the other hot-path lookups: any committed change to an executor (or anything
+      // else) moves the access epoch on, so a disable, delete or token rotation is seen at once.
+      const row = await hookTargets.get(`${wsName}\0${name}`, () => executorsRepo.findHookTarget(db, wsName, name));
       if (!row || row.executor.disabled || triggerOf(row.executor).kind !== 'webhook') return undefined;
       return { workspace: row.workspace, executor: row.executor, trigger: triggerOf(row.executor) as WebhookTrigger };
     },

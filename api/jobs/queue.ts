@@ -34,9 +34,11 @@ export interface JobQueueOptions {
   notify?: (channel: string) => Promise<void>;
 }
 
-export type AttemptResult =
+/** `settings` saves reading the executor again when the runner already did. */
+export type AttemptResult = (
   | { ok: true; invocationId: string }
-  | { ok: false; code: string; message: string; invocationId?: string | null };
+  | { ok: false; code: string; message: string; invocationId?: string | null }
+) & { settings?: { policy: RetryPolicy; keepsRequest: boolean } };
 
 export interface JobRunner {
   run(job: jobsRepo.JobRow, attempt: number): Promise<AttemptResult>;
@@ -96,7 +98,7 @@ export function createJobQueue(options: JobQueueOptions) {
     }, Math.max(50, Math.floor(leaseMs / 3)));
     heartbeat.unref();
     try {
-      await jobsRepo.markLostAttempts(db, job.id);
+      if (attempt > 1) await jobsRepo.markLostAttempts(db, job.id);
       if (attempt > job.maxAttempts) {
         // Its last attempt was lost with a dead gateway: nothing left to try.
         await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode: 'lease_expired', errorMessage: 'the last attempt was lost when its gateway stopped', dropRequest: !(await runner!.keepsRequest(job)) });
@@ -113,21 +115,22 @@ export function createJobQueue(options: JobQueueOptions) {
       }
       clearInterval(heartbeat);
       // The message may quote anything the function threw (redacted by the runtime); it must still fit a text column.
+      const keepsRequest = async () => result.settings?.keepsRequest ?? runner!.keepsRequest(job);
       const errorMessage = result.ok ? null : storableText(result.message, MAX_ERROR_MESSAGE);
       const errorCode = result.ok ? null : storableText(result.code, 64);
       await jobsRepo.finishAttempt(db, job.id, attempt, result.ok
         ? { outcome: 'succeeded', invocationId: result.invocationId }
         : { outcome: 'failed', invocationId: result.invocationId ?? null, errorCode, errorMessage });
       if (result.ok) {
-        await jobsRepo.settleJob(db, job.id, gateway, { status: 'succeeded', dropRequest: !(await runner!.keepsRequest(job)) });
+        await jobsRepo.settleJob(db, job.id, gateway, { status: 'succeeded', dropRequest: !(await keepsRequest()) });
         return;
       }
       if (attempt < job.maxAttempts && isRetryable(result.code)) {
-        const runAt = new Date(Date.now() + backoffMs(await runner!.policy(job), attempt));
+        const runAt = new Date(Date.now() + backoffMs(result.settings?.policy ?? await runner!.policy(job), attempt));
         if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'pending', runAt, errorCode, errorMessage, dropRequest: false })) wakeAt(runAt);
         return;
       }
-      await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode, errorMessage, dropRequest: !(await runner!.keepsRequest(job)) });
+      await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode, errorMessage, dropRequest: !(await keepsRequest()) });
     } catch (err) {
       // The database went away mid-job: the lease runs out and another attempt picks it up.
       logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'settling a job failed; its lease will expire and it runs again');

@@ -55,6 +55,7 @@ export function createFunctionService(deps: {
 }) {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
+  const executorTargets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findFunction>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
 
@@ -234,7 +235,7 @@ export function createFunctionService(deps: {
       workspace: Workspace; functionName: string; args: unknown; timeoutMs?: number; requestId: string;
       executor: { id: string; name: string; jobId: string }; trigger: 'webhook' | 'schedule' | 'manual';
     }): Promise<InvocationSuccess> {
-      const fn = await fnRepo.findFunction(db, input.workspace.id, input.functionName);
+      const fn = await executorTargets.get(`${input.workspace.id}\0${input.functionName}`, () => fnRepo.findFunction(db, input.workspace.id, input.functionName));
       if (!fn) throw notFound('function');
       return run(input.workspace, fn, input.args, {
         principalId: input.executor.id, requestId: input.requestId, trigger: input.trigger, executor: input.executor, timeoutMs: input.timeoutMs,

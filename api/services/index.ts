@@ -76,6 +76,7 @@ export function createServices(deps: ServiceDeps) {
     executors: createExecutorService({
       db, audit, failureAudit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
       settings: { ...deps.executors, signatureFailuresPerMinute: deps.tokenFailuresPerMinute },
+      accessCache: deps.accessCache,
     }),
     pipelines: createPipelineService({
       db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),

@@ -3,6 +3,7 @@
 // the run selects (PGlite, or PostgreSQL with DATABASE_URL).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { accessChanged } from '../../db/access-cache.ts';
 import { startExecutorWorld, ok, type ExecutorWorld } from './fixture.ts';
 
 let w: ExecutorWorld;
@@ -152,6 +153,7 @@ describe('token webhooks', () => {
     ok(await w.hook(rotated.body.webhookUrlPath), 202);
     ok(await w.hook(put.body.webhookUrlPath), 202);
     await w.s.database.db.execute(sql`update executors set previous_token_until = now() - interval '1 second' where name = 'tok-rot'`);
+    accessChanged(); // a raw update, not a Coffer write: tell the hot-path caches, as a committed write would
     ok(await w.hook(put.body.webhookUrlPath), 404);
     ok(await w.hook(rotated.body.webhookUrlPath), 202);
   });
