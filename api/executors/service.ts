@@ -271,6 +271,7 @@ export function createExecutorService(deps: {
     async trigger(actor: Actor, wsName: string, name: string, input: { body?: unknown; headers?: Record<string, string> }) {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'executors.edit');
       const e = await findOr404(workspace, name);
+      if (e.disabled) throw new CofferError('conflict', `executor "${name}" is disabled; enable it to fire it`);
       const t = triggerOf(e);
       await audit.append({ action: 'executor.trigger', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { executor: name } });
       let job;
