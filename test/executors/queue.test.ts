@@ -11,6 +11,7 @@ beforeAll(async () => {
   w = await startExecutorWorld({ env: { COFFER_JOB_RUNNING_CAP: '1', COFFER_JOB_CONCURRENCY: '4', COFFER_WORKERS: '2', COFFER_WEBHOOK_RATE_LIMIT: String(RATE) } });
   ok(await w.deploy('busy', 'export default async () => { const end = Date.now() + 150; while (Date.now() < end) {} return 1; }'), 201);
   ok(await w.deploy('quick', 'export default async () => 1'), 201);
+  ok(await w.deploy('long', 'export default async () => { const end = Date.now() + 1500; while (Date.now() < end) {} return 1; }'), 201);
 });
 afterAll(async () => { await w?.close(); });
 
@@ -23,6 +24,23 @@ describe('the job queue', () => {
     expect(jobs.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     const spans = jobs.map((j) => [Date.parse(j.attempts[0].startedAt), Date.parse(j.attempts[0].endedAt)]).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+  });
+
+  it('cancels a running job: the job and its attempt stay canceled when the function returns', async () => {
+    ok(await w.putExecutor('long', { trigger: { kind: 'webhook', auth: { mode: 'bearer' } }, target: { kind: 'function', function: 'long' } }), 201);
+    const id = ok(await w.s.request('POST', `/v1/workspaces/${w.ws}/executors/long/trigger`, { body: {} }), 202).body.jobId;
+    await w.waitForJob(id, ['running']);
+    const canceled = ok(await w.s.request('POST', `/v1/workspaces/${w.ws}/jobs/${id}/cancel`), 200);
+    expect(canceled.body.status).toBe('canceled');
+    // Wait for the function itself to finish (its invocation record appears), then look again.
+    for (let i = 0; i < 200; i++) {
+      const inv = ok(await w.s.request('GET', `/v1/workspaces/${w.ws}/functions/long/invocations`), 200);
+      if (inv.body.invocations.length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const job = ok(await w.job(id), 200).body;
+    expect(job.status).toBe('canceled');
+    expect(job.attempts.map((a: any) => a.outcome)).toEqual(['canceled']);
   });
 
   it(`keeps finished jobs for the retention period (COFFER_JOB_RETENTION_DAYS), then deletes them`, async () => {
