@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   secret_read_limit: 422,
   timeout: 504,
   worker_crashed: 502,
+  // outgoing webhook targets (job attempt codes)
+  secret_unavailable: 403,
+  egress_refused: 403,
+  webhook_rejected: 502,
   // service accounts
   max_client_secrets: 409,
   last_active_secret: 409,

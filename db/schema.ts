@@ -384,6 +384,11 @@ export const jobAttempts = pgTable('job_attempts', {
   errorCode: text('error_code'),
   /** Redacted by the runtime before it leaves the worker, and cut to a bounded length. */
   errorMessage: text('error_message'),
+  /** Outgoing webhook targets (issue 13): the receiver's status code, the request's latency, and the
+   *  first KiB of the response body with every value Coffer sent (URL, headers, key) redacted. */
+  httpStatus: integer('http_status'),
+  latencyMs: integer('latency_ms'),
+  responseExcerpt: text('response_excerpt'),
 }, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
 
 export type ExecutorRow = typeof executors.$inferSelect;

@@ -26,6 +26,10 @@ const AttemptSchema = z.object({
   attempt: z.number().int(), outcome: z.enum(['running', 'succeeded', 'failed', 'lost', 'canceled']),
   startedAt: Timestamp, endedAt: Timestamp.nullable(), invocationId: z.string().nullable(),
   errorCode: z.string().nullable(), errorMessage: z.string().nullable().openapi({ description: 'Redacted; never a secret value' }),
+  http: z.object({
+    status: z.number().int().nullable(), latencyMs: z.number().int().nullable(),
+    responseExcerpt: z.string().nullable().openapi({ description: 'The first KiB of the response body, every value sent redacted' }),
+  }).nullable().openapi({ description: 'Outgoing webhook targets: what the receiver answered' }),
 }).openapi('JobAttempt');
 const JobSchema = z.object({
   id: z.string(), executor: z.string().nullable(), status: z.enum(JOB_STATUSES), trigger: z.enum(['webhook', 'schedule', 'manual']),
@@ -60,6 +64,7 @@ const presentJob = (j: JobRow, executor: string | null) => ({
 const presentAttempt = (a: JobAttemptRow) => ({
   attempt: a.attempt, outcome: a.outcome, startedAt: iso(a.startedAt)!, endedAt: iso(a.endedAt), invocationId: a.invocationId,
   errorCode: a.errorCode, errorMessage: a.errorMessage,
+  http: a.httpStatus !== null || a.latencyMs !== null ? { status: a.httpStatus, latencyMs: a.latencyMs, responseExcerpt: a.responseExcerpt } : null,
 });
 
 export function executorRoutes(executors: ExecutorService) {

@@ -41,12 +41,43 @@ const ScheduleTrigger = z.strictObject({
 }).openapi('ScheduleTrigger');
 
 export const TriggerSchema = z.discriminatedUnion('kind', [WebhookTrigger, ScheduleTrigger]).openapi('Trigger');
-export const TargetSchema = z.strictObject({
+const SecretRef = z.strictObject({ vault: ResourceName, name: SecretName })
+  .openapi({ description: 'A secret read at send time under the workspace\'s grant (reader) on the vault; never stored with the job' });
+const SecretValue = z.strictObject({
+  secret: SecretRef,
+  format: z.string().max(1024).refine((f) => f.split('{}').length === 2, 'format must contain "{}" exactly once').optional()
+    .openapi({ description: 'Template for the value, "{}" standing for the secret, e.g. "Bearer {}"' }),
+});
+const HeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'a header name (RFC 9110 token)');
+/** Headers Coffer sets itself (transport, and the Standard Webhooks signature). */
+export const RESERVED_OUTGOING_HEADERS = ['host', 'content-length', 'transfer-encoding', 'connection', 'webhook-id', 'webhook-timestamp', 'webhook-signature'];
+export const DEFAULT_OUTGOING_TIMEOUT_MS = 10_000;
+
+const FunctionTarget = z.strictObject({
   kind: z.literal('function'),
   function: ResourceName,
   timeoutMs: z.number().int().min(MIN_LIMITS.timeoutMs).max(MAX_LIMITS.timeoutMs).optional()
     .openapi({ description: "Overrides the function version's timeoutMs for runs of this executor" }),
-}).openapi('Target');
+}).openapi('FunctionTarget');
+
+const WebhookTarget = z.strictObject({
+  kind: z.literal('webhook'),
+  url: z.union([
+    z.string().max(2048).refine(isHttpUrl, 'an absolute http:// or https:// URL'),
+    z.strictObject({ secret: SecretRef }),
+  ]).openapi({ description: 'The receiver; a secret reference when the URL is itself a credential (a Slack incoming webhook)' }),
+  method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+  headers: z.record(HeaderName, z.union([z.string().max(4096).regex(/^[^\r\n\0]*$/, 'no line breaks'), SecretValue])).optional()
+    .refine((h) => !h || Object.keys(h).every((k) => !RESERVED_OUTGOING_HEADERS.includes(k.toLowerCase())), 'headers may not set host, content-length, transfer-encoding, connection or webhook-*')
+    .refine((h) => !h || Object.keys(h).length <= 32, 'at most 32 headers'),
+  body: z.union([z.literal('trigger'), z.strictObject({ function: ResourceName })]).default('trigger')
+    .openapi({ description: '"trigger": the trigger\'s payload as JSON; {function}: run that function on the payload and send its result' }),
+  signing: z.strictObject({ secret: SecretRef }).optional()
+    .openapi({ description: 'Sign with the Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature); the secret is a whsec_ key or raw bytes' }),
+  timeoutMs: z.number().int().min(100).max(60_000).default(DEFAULT_OUTGOING_TIMEOUT_MS),
+}).openapi('WebhookTarget');
+
+export const TargetSchema = z.discriminatedUnion('kind', [FunctionTarget, WebhookTarget]).openapi('Target');
 export const RetrySchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(10).default(DEFAULT_RETRY.maxAttempts),
   initialBackoffMs: z.number().int().min(10).max(MAX_BACKOFF_CAP_MS).default(DEFAULT_RETRY.initialBackoffMs),
@@ -65,6 +96,8 @@ export type Trigger = z.infer<typeof TriggerSchema>;
 export type WebhookTrigger = z.infer<typeof WebhookTrigger>;
 export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
 export type Target = z.infer<typeof TargetSchema>;
+export type WebhookTarget = z.infer<typeof WebhookTarget>;
+export type SecretValue = z.infer<typeof SecretValue>;
 export type ExecutorInput = z.infer<typeof ExecutorBody>;
 
 export function scheduleOf(trigger: ScheduleTrigger): Cron {
@@ -74,6 +107,10 @@ export function scheduleOf(trigger: ScheduleTrigger): Cron {
 function isFiveFieldCron(expr: string): boolean {
   if (expr.trim().split(/\s+/).length !== 5) return false;
   try { new Cron(expr, { mode: '5-part', paused: true }); return true; } catch { return false; }
+}
+
+function isHttpUrl(s: string): boolean {
+  try { const u = new URL(s); return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password; } catch { return false; }
 }
 
 function isTimeZone(tz: string): boolean {

@@ -30,6 +30,8 @@ import type { FailureThrottle } from '../audit/failure-throttle.ts';
 import { createScheduler } from './schedules.ts';
 import { createWindowLimiter } from './rate-limit.ts';
 import type { ExecutorInput, ScheduleTrigger, Target, Trigger, WebhookTrigger } from './schemas.ts';
+import { createOutgoingSender } from './outgoing.ts';
+import type { EgressPolicy } from '../egress/policy.ts';
 
 export const TOKEN_PREFIX = 'whk_';
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
@@ -64,9 +66,10 @@ type ExecutorRow = executorsRepo.ExecutorRow;
 
 export function createExecutorService(deps: {
   db: Db; audit: AuditLog; failureAudit: FailureThrottle; keyring: Keyring; logger: Logger; workspaces: WorkspaceService; functions: FunctionService;
-  secrets: SecretService; queue: JobQueue; settings: ExecutorSettings; accessCache?: AccessCachePolicy;
+  secrets: SecretService; queue: JobQueue; settings: ExecutorSettings; accessCache?: AccessCachePolicy; egress: EgressPolicy;
 }) {
   const { db, audit, failureAudit, keyring, logger, workspaces, functions, secrets, queue, settings } = deps;
+  const sendWebhook = createOutgoingSender({ secrets, functions, egress: deps.egress });
   const rate = createWindowLimiter({ limit: settings.webhookRatePerSecond, windowMs: 1000 });
   const signatureFailures = createFailureLimiter({ limit: settings.signatureFailuresPerMinute, windowMs: 60_000 });
   const hookTargets = createAccessCache<Awaited<ReturnType<typeof executorsRepo.findHookTarget>>>(deps.accessCache);
@@ -77,6 +80,25 @@ export function createExecutorService(deps: {
   const triggerOf = (e: ExecutorRow) => e.trigger as Trigger;
   const targetOf = (e: ExecutorRow) => e.target as Target;
   const retryOf = (e: ExecutorRow): RetryPolicy => (e.retry as RetryPolicy | null) ?? DEFAULT_RETRY;
+
+  /** A target's function must be deployed, and every vault it names must be readable by the workspace. */
+  async function checkTarget(workspace: Workspace, target: Target) {
+    const fn = target.kind === 'function' ? target.function : typeof target.body === 'object' ? target.body.function : undefined;
+    if (fn && !(await findFunction(db, workspace.id, fn))) {
+      throw badRequest(`${target.kind === 'function' ? 'target.function' : 'target.body.function'}: no function "${fn}" is deployed in workspace "${workspace.name}"`);
+    }
+    if (target.kind !== 'webhook') return;
+    const refs = [
+      typeof target.url === 'object' ? target.url.secret : undefined,
+      ...Object.values(target.headers ?? {}).map((v) => (typeof v === 'object' ? v.secret : undefined)),
+      target.signing?.secret,
+    ].filter((r) => r !== undefined);
+    for (const vault of new Set(refs.map((r) => r.vault))) {
+      if (!(await secrets.workspaceCanRead(workspace.id, vault))) {
+        throw new CofferError('forbidden', `workspace "${workspace.name}" holds no reader grant on vault "${vault}"; grant it before naming its secrets in a target`);
+      }
+    }
+  }
 
   async function findOr404(workspace: Workspace, name: string) {
     const e = await executorsRepo.findExecutor(db, workspace.id, name);
@@ -141,6 +163,13 @@ export function createExecutorService(deps: {
         args = { ...base, ...(job.args as Record<string, unknown>) };
       }
       const target = targetOf(executor);
+      if (target.kind === 'webhook') {
+        // The receiver gets the trigger's payload without the raw request's credentials (already removed).
+        const out = await sendWebhook(target, { workspace, executor: { id: executor.id, name: executor.name }, jobId: job.id, attempt, payload: args });
+        return out.ok
+          ? { ok: true, invocationId: out.invocationId ?? null, http: out.http, settings }
+          : { ok: false, code: out.code!, message: out.message!, invocationId: out.invocationId, http: out.http, retryAfterMs: out.retryAfterMs, settings };
+      }
       try {
         const out = await functions.invokeAsExecutor({
           workspace, functionName: target.function, args, timeoutMs: target.timeoutMs, requestId: job.id,
@@ -201,9 +230,10 @@ export function createExecutorService(deps: {
     async put(actor: Actor, wsName: string, name: string, input: ExecutorInput) {
       const { workspace } = await workspaces.authorizeWorkspace(actor, wsName, 'executors.edit');
       const trigger = input.trigger;
-      if (!(await findFunction(db, workspace.id, input.target.function))) {
-        throw badRequest(`target.function: no function "${input.target.function}" is deployed in workspace "${workspace.name}"`);
+      if (trigger.kind === 'webhook' && trigger.mode === 'sync' && input.target.kind !== 'function') {
+        throw badRequest('a sync webhook answers with its function\'s result: its target must be a function');
       }
+      await checkTarget(workspace, input.target);
       return inTransaction(db, async (tx) => {
         const existing = await executorsRepo.findExecutor(tx, workspace.id, name);
         const before = existing ? triggerOf(existing) : undefined;
@@ -226,8 +256,8 @@ export function createExecutorService(deps: {
           lastTickAt: keepBookmark ? existing!.lastTickAt : new Date(), createdBy: actor.principal.id,
         });
         await audit.append({
-          action: 'executor.put', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: input.target.function, ...actorFields(actor),
-          detail: { executor: name, created, trigger: trigger.kind, disabled: executor.disabled, ...(trigger.kind === 'webhook' ? { auth: trigger.auth.mode, mode: trigger.mode } : {}), ...(token ? { tokenIssued: true } : {}) },
+          action: 'executor.put', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, function: input.target.kind === 'function' ? input.target.function : undefined, ...actorFields(actor),
+          detail: { executor: name, created, trigger: trigger.kind, target: input.target.kind, disabled: executor.disabled, ...(trigger.kind === 'webhook' ? { auth: trigger.auth.mode, mode: trigger.mode } : {}), ...(token ? { tokenIssued: true } : {}) },
         }, tx);
         return { executor, created, token, workspace };
       });
@@ -407,6 +437,7 @@ export function createExecutorService(deps: {
       chainDepth(meta.depth);
       const jobId = newId('job');
       const target = targetOf(executor);
+      if (target.kind !== 'function') throw new CofferError('conflict', 'sync webhooks need a function target');
       return functions.invokeAsExecutor({
         workspace, functionName: target.function, timeoutMs: target.timeoutMs, requestId: meta.requestId, trigger: 'webhook',
         executor: { id: executor.id, name: executor.name, jobId },

@@ -36,9 +36,13 @@ export interface JobQueueOptions {
 
 /** `settings` saves reading the executor again when the runner already did. */
 export type AttemptResult = (
-  | { ok: true; invocationId: string }
-  | { ok: false; code: string; message: string; invocationId?: string | null }
-) & { settings?: { policy: RetryPolicy; keepsRequest: boolean } };
+  | { ok: true; invocationId: string | null }
+  | { ok: false; code: string; message: string; invocationId?: string | null; retryAfterMs?: number }
+) & {
+  settings?: { policy: RetryPolicy; keepsRequest: boolean };
+  /** Outgoing webhook targets: what the receiver answered (the excerpt already redacted). */
+  http?: { status: number | null; latencyMs: number | null; excerpt: string | null };
+};
 
 export interface JobRunner {
   run(job: jobsRepo.JobRow, attempt: number): Promise<AttemptResult>;
@@ -118,15 +122,18 @@ export function createJobQueue(options: JobQueueOptions) {
       const keepsRequest = async () => result.settings?.keepsRequest ?? runner!.keepsRequest(job);
       const errorMessage = result.ok ? null : storableText(result.message, MAX_ERROR_MESSAGE);
       const errorCode = result.ok ? null : storableText(result.code, 64);
+      const http = result.http ? { httpStatus: result.http.status, latencyMs: result.http.latencyMs, responseExcerpt: result.http.excerpt } : {};
       await jobsRepo.finishAttempt(db, job.id, attempt, result.ok
-        ? { outcome: 'succeeded', invocationId: result.invocationId }
-        : { outcome: 'failed', invocationId: result.invocationId ?? null, errorCode, errorMessage });
+        ? { outcome: 'succeeded', invocationId: result.invocationId, ...http }
+        : { outcome: 'failed', invocationId: result.invocationId ?? null, errorCode, errorMessage, ...http });
       if (result.ok) {
         await jobsRepo.settleJob(db, job.id, gateway, { status: 'succeeded', dropRequest: !(await keepsRequest()) });
         return;
       }
       if (attempt < job.maxAttempts && isRetryable(result.code)) {
-        const runAt = new Date(Date.now() + backoffMs(result.settings?.policy ?? await runner!.policy(job), attempt));
+        // A receiver's Retry-After (429, 503) is honoured when it asks for longer than the backoff.
+        const delay = Math.max(backoffMs(result.settings?.policy ?? await runner!.policy(job), attempt), result.retryAfterMs ?? 0);
+        const runAt = new Date(Date.now() + delay);
         if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'pending', runAt, errorCode, errorMessage, dropRequest: false })) wakeAt(runAt);
         return;
       }

@@ -21,5 +21,7 @@ export function backoffMs(policy: RetryPolicy, attempt: number, random: () => nu
  * Failures that another attempt cannot fix: the target is gone, or the job cannot be rebuilt.
  * Everything else (a throw, a timeout, a crash, an overloaded runtime, an outage) is tried again.
  */
-const PERMANENT = new Set(['not_found', 'recursion_limit', 'request_not_kept', 'invalid_request', 'executor_disabled']);
+const PERMANENT = new Set(['not_found', 'recursion_limit', 'request_not_kept', 'invalid_request', 'executor_disabled',
+  // outgoing webhooks: the receiver refused (a 4xx other than 408/429), a grant or secret is missing, egress refused
+  'webhook_rejected', 'secret_unavailable', 'egress_refused']);
 export const isRetryable = (code: string) => !PERMANENT.has(code);

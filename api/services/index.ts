@@ -23,6 +23,7 @@ import { createPipelineService } from '../pipelines/service.ts';
 import { pipelineResolver } from '../pipelines/graphql.ts';
 import { createJobQueue } from '../jobs/queue.ts';
 import { createExecutorService } from '../executors/service.ts';
+import { createEgressPolicy } from '../egress/policy.ts';
 import type { Config } from '../config.ts';
 
 export interface ServiceDeps {
@@ -76,7 +77,7 @@ export function createServices(deps: ServiceDeps) {
     executors: createExecutorService({
       db, audit, failureAudit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
       settings: { ...deps.executors, signatureFailuresPerMinute: deps.tokenFailuresPerMinute },
-      accessCache: deps.accessCache,
+      accessCache: deps.accessCache, egress: createEgressPolicy(deps.executors.egressAllow ?? []),
     }),
     pipelines: createPipelineService({
       db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),

@@ -176,6 +176,39 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     },
 
     /**
+     * A value an executor sends on its own (an outgoing webhook's URL, header or signing key), read
+     * at send time under the workspace's grant on the vault: the newest enabled version. Audited as a
+     * read by the executor, with the job; the value is never part of what is returned on failure.
+     */
+    async readForExecutor(reader: WebhookKeyReader & { jobId: string; purpose: string }, vaultName: string, name: string): Promise<{ ok: true; value: string; version: number } | { ok: false; reason: 'no_workspace_grant' | 'missing' }> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, reader.workspaceId, vaultName, name, 1);
+      const granted = rows.length > 0 && rows[0].role !== null && RUNTIME_READ_ROLES.includes(rows[0].role);
+      const base = {
+        action: 'secret.read', actorId: reader.executorId, actorKind: 'executor', requestId: reader.requestId,
+        vaultId: rows[0]?.vaultId ?? null, vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName,
+      };
+      const detail = { executor: reader.executorName, jobId: reader.jobId, purpose: reader.purpose };
+      if (!granted) {
+        await audit.append({ ...base, outcome: 'denied', detail: { ...detail, reason: 'no_workspace_grant' } });
+        return { ok: false, reason: 'no_workspace_grant' };
+      }
+      const v = rows[0];
+      if (v.version === null) {
+        await audit.append({ ...base, outcome: 'allowed', detail: { ...detail, missing: true } });
+        return { ok: false, reason: 'missing' };
+      }
+      const value = openVersion(v.vaultId, name, { ...v, version: v.version });
+      await audit.append({ ...base, outcome: 'allowed', version: v.version, detail });
+      return { ok: true, value, version: v.version };
+    },
+
+    /** Whether the workspace holds reader (or higher) on the vault: the check an executor's PUT makes. */
+    async workspaceCanRead(workspaceId: string, vaultName: string): Promise<boolean> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, workspaceId, vaultName, '', 1);
+      return rows.length > 0 && rows[0].role !== null && RUNTIME_READ_ROLES.includes(rows[0].role);
+    },
+
+    /**
      * The signing key of an hmac webhook, read under the workspace's grant when the request
      * arrives: the newest enabled version, and while that one is younger than `graceMs` the enabled
      * version before it too (so a rotation does not reject deliveries signed with the old key).

@@ -72,6 +72,7 @@ export async function startAttempt(db: Db, a: { jobId: string; attempt: number; 
 
 export async function finishAttempt(db: Db, jobId: string, attempt: number, f: {
   outcome: 'succeeded' | 'failed' | 'canceled'; invocationId?: string | null; errorCode?: string | null; errorMessage?: string | null;
+  httpStatus?: number | null; latencyMs?: number | null; responseExcerpt?: string | null;
 }) {
   // Only a running attempt: one canceled meanwhile keeps its outcome (its result is discarded).
   await db.update(jobAttempts).set({ ...f, endedAt: new Date() })
