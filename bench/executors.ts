@@ -2,9 +2,9 @@
 //   - incoming webhook -> sync function (token mode) against a direct invoke: the overhead of the
 //     webhook path (lookup, token hash, request shaping). Target: <= 0.5 ms at p50.
 //   - async accept latency: POST to an async webhook until its 202 (the job stored). Target: p50 <= 2 ms.
-//   - jobs completed per second by this one gateway: a burst of async deliveries at concurrency 16,
-//     timed from the first accept until the last job has succeeded. (Two gateways on one PostgreSQL
-//     are not measured here.)
+//   - jobs completed per second: a burst of async deliveries at concurrency 16, timed from the first
+//     accept until the last job has finished; by one gateway, and with PostgreSQL also by two gateways
+//     on the same database (deliveries split between them; either may run any job).
 type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; text: string }>;
 
 export interface ExecutorFigures {
@@ -14,6 +14,7 @@ export interface ExecutorFigures {
   asyncAcceptP50Ms: number;
   asyncAcceptP99Ms: number;
   jobsPerSecond: number;
+  twoGatewayJobsPerSecond: number | null;
   jobs: number;
   errors: number;
 }
@@ -21,7 +22,8 @@ export interface ExecutorFigures {
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number) => Math.round(n * 100) / 100;
 
-export async function executorBench(call: Call, workspace: string, seconds: number): Promise<ExecutorFigures> {
+export async function executorBench(call: Call, workspace: string, seconds: number,
+  startSecondGateway?: () => Promise<{ call: Call; stop: () => Promise<void> }>): Promise<ExecutorFigures> {
   const put = async (name: string, mode: 'sync' | 'async') => {
     const r = await call('PUT', `/v1/workspaces/${workspace}/executors/${name}`, {
       trigger: { kind: 'webhook', mode }, target: { kind: 'function', function: 'hello' },
@@ -35,7 +37,8 @@ export async function executorBench(call: Call, workspace: string, seconds: numb
   let errors = 0;
   const direct = async () => { if ((await call('POST', `/v1/workspaces/${workspace}/functions/hello/invoke`, { args: { name: 'bench' } })).status !== 200) errors++; };
   const syncHook = async () => { if ((await call('POST', syncPath, { name: 'bench' }, noAuth)).status !== 200) errors++; };
-  const accept = async () => { if ((await call('POST', asyncPath, { name: 'bench' }, noAuth)).status !== 202) errors++; };
+  const acceptOn = (via: Call) => async () => { if ((await via('POST', asyncPath, { name: 'bench' }, noAuth)).status !== 202) errors++; };
+  const accept = acceptOn(call);
 
   const sample = async (op: () => Promise<void>, s: number) => {
     const times: number[] = [];
@@ -63,18 +66,32 @@ export async function executorBench(call: Call, workspace: string, seconds: numb
 
   // Throughput: a burst of deliveries, then wait until every job of the burst is done.
   const jobs = 400;
-  const t0 = performance.now();
-  let sent = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => { while (sent < jobs) { sent++; await accept(); } }));
-  await drained(call, workspace, 'bench-async');
-  const jobsPerSecond = Math.round(jobs / ((performance.now() - t0) / 1000));
+  const burst = async (senders: Array<() => Promise<void>>) => {
+    const t0 = performance.now();
+    let sent = 0;
+    await Promise.all(Array.from({ length: 16 }, async (_, i) => { while (sent < jobs) { sent++; await senders[i % senders.length](); } }));
+    await drained(call, workspace, 'bench-async');
+    return Math.round(jobs / ((performance.now() - t0) / 1000));
+  };
+  const jobsPerSecond = await burst([accept]);
+  let twoGatewayJobsPerSecond: number | null = null;
+  if (startSecondGateway) {
+    const second = await startSecondGateway();
+    try {
+      await acceptOn(second.call)(); // its first request warms its worker
+      await drained(call, workspace, 'bench-async');
+      twoGatewayJobsPerSecond = await burst([accept, acceptOn(second.call)]);
+    } finally {
+      await second.stop();
+    }
+  }
 
   const directP50Ms = round(quantile(directTimes, 0.5));
   const syncHookP50Ms = round(quantile(hookTimes, 0.5));
   return {
     directP50Ms, syncHookP50Ms, overheadP50Ms: round(syncHookP50Ms - directP50Ms),
     asyncAcceptP50Ms: round(quantile(acceptTimes, 0.5)), asyncAcceptP99Ms: round(quantile(acceptTimes, 0.99)),
-    jobsPerSecond, jobs, errors,
+    jobsPerSecond, twoGatewayJobsPerSecond, jobs, errors,
   };
 }
 
@@ -97,5 +114,6 @@ export const executorLines = (f: ExecutorFigures) => {
     `  ${'webhook -> sync function'.padEnd(26)} p50 ${f.syncHookP50Ms} ms vs direct invoke ${f.directP50Ms} ms: overhead ${f.overheadP50Ms} ms   target: <= 0.5 ms (${mark(f.overheadP50Ms <= 0.5)})`,
     `  ${'async webhook accept'.padEnd(26)} p50 ${f.asyncAcceptP50Ms} ms   p99 ${f.asyncAcceptP99Ms} ms   target: p50 <= 2 ms (${mark(f.asyncAcceptP50Ms <= 2)})`,
     `  ${'jobs completed, 1 gateway'.padEnd(26)} ${f.jobsPerSecond}/s (${f.jobs} jobs)${f.errors ? `, ${f.errors} errors` : ''}`,
+    `  ${'jobs completed, 2 gateways'.padEnd(26)} ${f.twoGatewayJobsPerSecond === null ? 'not measured (needs DATABASE_URL)' : `${f.twoGatewayJobsPerSecond}/s (${f.jobs} jobs, one PostgreSQL)`}`,
   ].join('\n');
 };

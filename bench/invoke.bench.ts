@@ -47,13 +47,15 @@ function memoryOf(pid: number): { gatewayMb: number; workersMb: number; workers:
 }
 
 /** Starts bench/server.ts in a child process and waits for its address. */
-async function startServer() {
+async function startServer(env: Record<string, string> = {}) {
   const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
+    env: { ...process.env, ...env },
     // BENCH_CPU_PROFILE=dir writes a V8 CPU profile of the server process there.
     execArgv: ['--no-node-snapshot', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const info = await new Promise<{ url: string; adminKey: string; driver: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string; adminKey: string; driver: string }));
+  type Info = { url: string; adminKey: string; driver: string; databaseUrl?: string; masterKey: string };
+  const info = await new Promise<Info>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Info));
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });
   const stopped = new Promise((resolve) => child.once('exit', resolve));
@@ -69,7 +71,7 @@ async function main() {
   // Keep-alive connections and node:http (lighter than fetch), as a load tool would use.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(running.url);
-  const call = (method: string, p: string, body?: unknown, extra?: Record<string, string>) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+  const callOn = (target: URL) => (method: string, p: string, body?: unknown, extra?: Record<string, string>) => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     // An empty value in `extra` drops that header (webhooks are called without the API key).
     const base = Object.fromEntries(Object.entries({ ...headers, ...extra }).filter(([, v]) => v !== ''));
@@ -84,6 +86,7 @@ async function main() {
     req.on('error', reject);
     req.end(payload);
   });
+  const call = callOn(target);
   const must = async (method: string, p: string, body: unknown, ...ok: number[]) => {
     const r = await call(method, p, body);
     if (!ok.includes(r.status)) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
@@ -130,7 +133,15 @@ async function main() {
     const secrets16 = await measure('secrets', 16);
 
     const pipeline = await pipelineBench(call, 'bench', SECONDS);
-    const executors = await executorBench(call, 'bench', SECONDS);
+    // With PostgreSQL, a second gateway on the same database for the two-gateway jobs/s figure.
+    // Started only for that figure, so it does not load the machine during the others.
+    const startSecond = database.driver === 'postgres' && server.databaseUrl
+      ? async () => {
+        const second = await startServer({ BENCH_JOIN: JSON.stringify({ databaseUrl: server.databaseUrl, masterKey: server.masterKey, adminKey }) });
+        return { call: callOn(new URL(second.url)), stop: () => second.stop() };
+      }
+      : undefined;
+    const executors = await executorBench(call, 'bench', SECONDS, startSecond);
 
     const cold: number[] = [];
     for (let n = 0; n < COLD_DEPLOYS; n++) {
