@@ -31,6 +31,7 @@ const envSchema = z.object({
   COFFER_WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(100),
   COFFER_WEBHOOK_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
   COFFER_EGRESS_ALLOW: z.string().default(''),
+  COFFER_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250),
 });
 
 export interface Config {
@@ -76,6 +77,8 @@ export interface Config {
     rotationGraceMs: number;
     /** Hosts and CIDRs outgoing webhooks may reach although not public (COFFER_EGRESS_ALLOW, comma-separated); empty by default. */
     egressAllow: string[];
+    /** How often committed changes become event jobs (0: not on this gateway). */
+    eventIntervalMs: number;
   };
 }
 
@@ -116,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scheduleIntervalMs: e.COFFER_SCHEDULE_INTERVAL_MS,
       webhookRatePerSecond: e.COFFER_WEBHOOK_RATE_LIMIT,
       rotationGraceMs: e.COFFER_WEBHOOK_ROTATION_GRACE_HOURS * 3600_000,
+      eventIntervalMs: e.COFFER_EVENT_INTERVAL_MS,
       egressAllow: e.COFFER_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
     },
   };

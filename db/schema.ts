@@ -338,7 +338,7 @@ export const jobs = pgTable('jobs', {
   workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
   executorId: text('executor_id').notNull().references(() => executors.id, { onDelete: 'cascade' }),
   status: text('status', { enum: JOB_STATUSES }).notNull().default('pending'),
-  trigger: text('trigger', { enum: ['webhook', 'schedule', 'manual'] }).notNull(),
+  trigger: text('trigger', { enum: ['webhook', 'schedule', 'manual', 'event'] }).notNull(),
   /**
    * Deduplication: a schedule tick (`tick:<executor>:<iso>`) or an idempotency key
    * (`idem:<executor>:<sha256>`). Unique, so two gateways cannot enqueue the same tick twice.
@@ -355,6 +355,8 @@ export const jobs = pgTable('jobs', {
   requestMasterKeyId: text('request_master_key_id'),
   attempts: integer('attempts').notNull().default(0),
   maxAttempts: integer('max_attempts').notNull(),
+  /** Event jobs: the audit seq of the change (commit order); an executor's event jobs run one at a time in this order. */
+  eventSeq: bigint('event_seq', { mode: 'number' }),
   /** How many executors deep this job's chain is (1 for a job fired from outside). */
   depth: integer('depth').notNull().default(1),
   runAt: timestamp('run_at', { withTimezone: true }).notNull().defaultNow(),
@@ -390,6 +392,18 @@ export const jobAttempts = pgTable('job_attempts', {
   latencyMs: integer('latency_ms'),
   responseExcerpt: text('response_excerpt'),
 }, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
+
+/**
+ * Event triggers (issue 13): the audit trail is the outbox. Every change Coffer emits an event for
+ * already writes its audit row in the change's own transaction, appended under the chain-head lock,
+ * so audit seq order is commit order. This one row is how far the dispatcher has turned audit rows
+ * into event jobs; it is locked while a batch is dispatched, so one gateway at a time does it.
+ */
+export const eventCursor = pgTable('event_cursor', {
+  id: integer('id').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
 
 export type ExecutorRow = typeof executors.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;

@@ -32,7 +32,7 @@ const AttemptSchema = z.object({
   }).nullable().openapi({ description: 'Outgoing webhook targets: what the receiver answered' }),
 }).openapi('JobAttempt');
 const JobSchema = z.object({
-  id: z.string(), executor: z.string().nullable(), status: z.enum(JOB_STATUSES), trigger: z.enum(['webhook', 'schedule', 'manual']),
+  id: z.string(), executor: z.string().nullable(), status: z.enum(JOB_STATUSES), trigger: z.enum(['webhook', 'schedule', 'manual', 'event']),
   attemptCount: z.number().int().openapi({ description: 'Attempts started so far' }), maxAttempts: z.number().int(), depth: z.number().int(),
   runAt: Timestamp, createdAt: Timestamp, finishedAt: Timestamp.nullable(),
   scheduledTime: Timestamp.nullable(), requestKept: z.boolean().openapi({ description: 'Whether the (sealed) request is still stored' }),

@@ -40,7 +40,18 @@ const ScheduleTrigger = z.strictObject({
     .openapi({ description: 'After downtime: "latest" runs once for the most recent missed tick, "none" skips missed ticks' }),
 }).openapi('ScheduleTrigger');
 
-export const TriggerSchema = z.discriminatedUnion('kind', [WebhookTrigger, ScheduleTrigger]).openapi('Trigger');
+export const EVENT_TYPES = [
+  'secret.version.created', 'secret.version.state_changed', 'secret.deleted', 'grant.created', 'grant.deleted', 'function.deployed',
+] as const;
+const NameGlob = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.*-]+$/, 'a name, or a glob where * stands for any characters');
+const EventTrigger = z.strictObject({
+  kind: z.literal('event'),
+  events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length),
+  filter: z.strictObject({ vault: NameGlob.optional(), secret: NameGlob.optional(), function: NameGlob.optional() }).optional()
+    .openapi({ description: 'Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on' }),
+}).openapi('EventTrigger');
+
+export const TriggerSchema = z.discriminatedUnion('kind', [WebhookTrigger, ScheduleTrigger, EventTrigger]).openapi('Trigger');
 const SecretRef = z.strictObject({ vault: ResourceName, name: SecretName })
   .openapi({ description: 'A secret read at send time under the workspace\'s grant (reader) on the vault; never stored with the job' });
 const SecretValue = z.strictObject({
@@ -95,6 +106,8 @@ export const ExecutorBody = z.strictObject({
 export type Trigger = z.infer<typeof TriggerSchema>;
 export type WebhookTrigger = z.infer<typeof WebhookTrigger>;
 export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
+export type EventTrigger = z.infer<typeof EventTrigger>;
+export type EventType = (typeof EVENT_TYPES)[number];
 export type Target = z.infer<typeof TargetSchema>;
 export type WebhookTarget = z.infer<typeof WebhookTarget>;
 export type SecretValue = z.infer<typeof SecretValue>;

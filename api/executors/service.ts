@@ -31,6 +31,7 @@ import { createScheduler } from './schedules.ts';
 import { createWindowLimiter } from './rate-limit.ts';
 import type { ExecutorInput, ScheduleTrigger, Target, Trigger, WebhookTrigger } from './schemas.ts';
 import { createOutgoingSender } from './outgoing.ts';
+import { createEventDispatcher } from '../events/dispatcher.ts';
 import type { EgressPolicy } from '../egress/policy.ts';
 
 export const TOKEN_PREFIX = 'whk_';
@@ -50,6 +51,8 @@ export interface ExecutorSettings {
   signatureFailuresPerMinute: number;
   /** 0: no background schedule loop. */
   scheduleIntervalMs: number;
+  /** How often committed changes are turned into event jobs; 0: not on this gateway. */
+  eventIntervalMs?: number;
 }
 
 /** What a webhook's function receives about its request; stored with the job, sealed. */
@@ -70,6 +73,7 @@ export function createExecutorService(deps: {
 }) {
   const { db, audit, failureAudit, keyring, logger, workspaces, functions, secrets, queue, settings } = deps;
   const sendWebhook = createOutgoingSender({ secrets, functions, egress: deps.egress });
+  const events = createEventDispatcher({ db, logger, intervalMs: settings.eventIntervalMs ?? 250, wake: () => queue.wake() });
   const rate = createWindowLimiter({ limit: settings.webhookRatePerSecond, windowMs: 1000 });
   const signatureFailures = createFailureLimiter({ limit: settings.signatureFailuresPerMinute, windowMs: 60_000 });
   const hookTargets = createAccessCache<Awaited<ReturnType<typeof executorsRepo.findHookTarget>>>(deps.accessCache);
@@ -155,7 +159,9 @@ export function createExecutorService(deps: {
       const settings = { policy: retryOf(executor), keepsRequest: trigger.kind === 'webhook' && trigger.keepBody };
       const base = { trigger: trigger.kind, executor: executor.name, jobId: job.id, attempt, ...(job.trigger === 'manual' ? { manual: true } : {}) };
       let args: Record<string, unknown>;
-      if (trigger.kind === 'webhook') {
+      if (trigger.kind === 'event') {
+        args = { ...base, event: (job.args as { event: unknown }).event };
+      } else if (trigger.kind === 'webhook') {
         const request = openRequest(job);
         if (!request) return { ok: false, code: 'request_not_kept', message: 'the request of this job is no longer kept (see keepBody)', settings };
         args = { ...base, ...request };
@@ -218,9 +224,13 @@ export function createExecutorService(deps: {
     async start() {
       await queue.start(runner);
       scheduler.start();
+      events.start();
     },
 
+    events,
+
     async close() {
+      events.close();
       scheduler.close();
       await queue.close();
     },
@@ -234,6 +244,9 @@ export function createExecutorService(deps: {
         throw badRequest('a sync webhook answers with its function\'s result: its target must be a function');
       }
       await checkTarget(workspace, input.target);
+      if (trigger.kind === 'event' && trigger.filter?.vault && !trigger.filter.vault.includes('*') && !(await secrets.workspaceCanRead(workspace.id, trigger.filter.vault))) {
+        throw new CofferError('forbidden', `workspace "${workspace.name}" holds no reader grant on vault "${trigger.filter.vault}"; it can only subscribe to events of vaults it can read`);
+      }
       return inTransaction(db, async (tx) => {
         const existing = await executorsRepo.findExecutor(tx, workspace.id, name);
         const before = existing ? triggerOf(existing) : undefined;
@@ -303,6 +316,7 @@ export function createExecutorService(deps: {
       const e = await findOr404(workspace, name);
       if (e.disabled) throw new CofferError('conflict', `executor "${name}" is disabled; enable it to fire it`);
       const t = triggerOf(e);
+      if (t.kind === 'event') throw new CofferError('conflict', 'event executors fire on committed changes, not by hand');
       await audit.append({ action: 'executor.trigger', outcome: 'allowed', workspaceId: workspace.id, workspace: workspace.name, ...actorFields(actor), detail: { executor: name } });
       let job;
       if (t.kind === 'schedule') {

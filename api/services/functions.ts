@@ -233,7 +233,7 @@ export function createFunctionService(deps: {
      */
     async invokeAsExecutor(input: {
       workspace: Workspace; functionName: string; args: unknown; timeoutMs?: number; requestId: string;
-      executor: { id: string; name: string; jobId: string }; trigger: 'webhook' | 'schedule' | 'manual';
+      executor: { id: string; name: string; jobId: string }; trigger: 'webhook' | 'schedule' | 'manual' | 'event';
     }): Promise<InvocationSuccess> {
       const fn = await executorTargets.get(`${input.workspace.id}\0${input.functionName}`, () => fnRepo.findFunction(db, input.workspace.id, input.functionName));
       if (!fn) throw notFound('function');

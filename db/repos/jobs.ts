@@ -38,6 +38,9 @@ export async function claimJob(db: Db, opts: { gateway: string; leaseMs: number;
       ),
       sql`(select count(*) from ${jobs} as live where live.workspace_id = ${jobs.workspaceId}
             and live.status = 'running' and live.lease_until >= now()) < ${opts.runningCap}`,
+      // Event jobs run in commit order per executor: not before every earlier one has finished.
+      sql`(${jobs.eventSeq} is null or not exists (select 1 from ${jobs} as earlier where earlier.executor_id = ${jobs.executorId}
+            and earlier.event_seq < ${jobs.eventSeq} and earlier.status in ('pending', 'running')))`,
     ))
     .orderBy(asc(jobs.runAt))
     .limit(1)
