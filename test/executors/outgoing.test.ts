@@ -109,8 +109,8 @@ describe('outgoing webhook targets', () => {
     answers = [{ status: 500 }, { status: 500 }];
     const job = await w.waitForJob(await fire('down'));
     expect(job).toMatchObject({ status: 'failed', attemptCount: 2, lastError: { code: 'webhook_failed' } });
-    ok(await put('slow', target({ timeoutMs: 200 }), { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 }), 201);
-    answers = [{ status: 200, delayMs: 1500 }, { status: 200 }];
+    ok(await put('slow', target({ timeoutMs: 1000 }), { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 }), 201);
+    answers = [{ status: 200, delayMs: 4000 }, { status: 200 }];
     const slow = await w.waitForJob(await fire('slow'));
     expect(slow.status).toBe('succeeded');
     expect(slow.attempts[0]).toMatchObject({ outcome: 'failed', errorCode: 'timeout', http: { status: null } });
@@ -160,6 +160,12 @@ describe('outgoing webhook targets', () => {
     ok(await put('metadata', { kind: 'webhook', url: 'http://169.254.169.254/latest/meta-data/' }), 201);
     const job = await w.waitForJob(await fire('metadata'));
     expect(job).toMatchObject({ status: 'failed', attemptCount: 1, lastError: { code: 'egress_refused' } });
+  });
+
+  it('/openapi.json documents the webhook target, the event trigger and attempt http records', async () => {
+    const doc = ok(await w.s.request('GET', '/openapi.json', { key: null }), 200).body;
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['WebhookTarget', 'FunctionTarget', 'EventTrigger', 'JobAttempt']));
+    expect(doc.components.schemas.JobAttempt.properties).toHaveProperty('http');
   });
 
   it('no value sent is in any job row, attempt row or log line', async () => {
