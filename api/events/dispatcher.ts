@@ -60,6 +60,10 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
   /** Handles every audit row committed since the cursor; answers how many jobs it enqueued. */
   async function dispatchOnce(): Promise<number> {
     let enqueued = 0;
+    // Without subscribers there is nothing to do, and no transaction is opened: on PGlite (one
+    // connection) a transaction every tick would hold up everything else, lease renewals included.
+    // Rows left behind meanwhile are older than any executor created later, and skipped by it.
+    if ((await eventsRepo.listEventExecutors(db)).length === 0) return 0;
     for (;;) {
       const { jobs, more } = await inTransaction(db, async (tx) => {
         const from = await eventsRepo.lockCursor(tx);
@@ -74,6 +78,8 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
           for (const { executor, workspace } of subscribers) {
             const trigger = executor.trigger as EventTrigger;
             if (!trigger.events.includes(type)) continue;
+            // An executor hears of changes committed after it was created, not of history.
+            if (row.at < executor.createdAt) continue;
             const f = trigger.filter ?? {};
             if (type === 'function.deployed') {
               // Function events: only the executor's own workspace.
