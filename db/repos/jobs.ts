@@ -34,7 +34,8 @@ export async function claimJob(db: Db, opts: { gateway: string; leaseMs: number;
     .where(and(
       or(
         and(eq(jobs.status, 'pending'), lte(jobs.runAt, sql`now()`)),
-        and(eq(jobs.status, 'running'), lt(jobs.leaseUntil, sql`now()`)),
+        // Never its own: a gateway whose renewals were late is still running the job.
+        and(eq(jobs.status, 'running'), lt(jobs.leaseUntil, sql`now()`), sql`${jobs.lockedBy} is distinct from ${opts.gateway}`),
       ),
       sql`(select count(*) from ${jobs} as live where live.workspace_id = ${jobs.workspaceId}
             and live.status = 'running' and live.lease_until >= now()) < ${opts.runningCap}`,

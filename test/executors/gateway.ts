@@ -42,7 +42,7 @@ export async function startGateway(env: Record<string, string>, adminKey: string
 }
 
 /** Polls a job through `gw` until `done` says so. */
-export async function waitForJob(gw: Gateway, ws: string, id: string, done: (job: any) => boolean = (j) => ['succeeded', 'failed', 'canceled'].includes(j.status), timeoutMs = 30_000) {
+export async function waitForJob(gw: Gateway, ws: string, id: string, done: (job: any) => boolean = (j) => ['succeeded', 'failed', 'canceled'].includes(j.status), timeoutMs = 45_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const r = await gw.request('GET', `/v1/workspaces/${ws}/jobs/${id}`);

@@ -34,7 +34,7 @@ async function ok(r: Promise<{ status: number; text: string; body: any }>, ...st
 }
 
 beforeAll(async () => {
-  env = { COFFER_MASTER_KEY: testMasterKey(), COFFER_JOB_LEASE_SECONDS: '1', COFFER_JOB_POLL_MS: '200', COFFER_SCHEDULE_INTERVAL_MS: '200' };
+  env = { COFFER_MASTER_KEY: testMasterKey(), COFFER_JOB_LEASE_SECONDS: '2', COFFER_JOB_POLL_MS: '200', COFFER_SCHEDULE_INTERVAL_MS: '200' };
   if (usingPostgres()) {
     database = await freshDatabase();
     env.DATABASE_URL = database.url!;
