@@ -32,6 +32,10 @@ import { pipelineRoutes } from './pipelines/routes.ts';
 import { graphqlRoutes } from './pipelines/graphql.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { metricsRoutes } from './metrics/routes.ts';
+import type { Config } from './config.ts';
+import { executorRoutes } from './executors/routes.ts';
+import { hookRoutes } from './executors/webhooks.ts';
+import { loadConfig } from './config.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -52,6 +56,9 @@ export interface AppDeps {
   invocationRetentionMs: number;
   /** This gateway's metrics (created here when absent). */
   metrics?: Metrics;
+  /** Job queue and executor settings; the defaults of api/config.ts when absent. */
+  jobs?: Config['jobs'];
+  executors?: Config['executors'];
 }
 
 /** How much of a request path an audit row keeps (the route pattern is kept whole). */
@@ -66,17 +73,21 @@ export function createApp(deps: AppDeps) {
     invocationRetentionMs: deps.invocationRetentionMs,
     issuer: deps.issuer, tokenFailuresPerMinute: deps.tokenFailuresPerMinute, authFailureRowsPerMinute: deps.authFailureRowsPerMinute,
     accessTokenTtlSeconds: deps.accessTokenTtlSeconds,
+    jobs: deps.jobs ?? defaults().jobs, executors: deps.executors ?? defaults().executors,
+    listen: database.listen, notify: database.notify,
   });
   const { signingKeys, oauthTokens, serviceAccounts } = services;
   const app = new OpenAPIHono<AppEnv>();
 
   app.use('*', serverRequestId());
   app.use('*', requestContext(logger, metrics));
-  // Enforced on the stream, so chunked bodies without Content-Length are cut off too.
-  app.use('*', bodyLimit({
+  // Enforced on the stream, so chunked bodies without Content-Length are cut off too. Incoming
+  // webhooks have a limit per executor (up to 10 MiB), enforced the same way in their handler.
+  const globalBodyLimit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: () => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); },
-  }));
+  });
+  app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next() : globalBodyLimit(c, next)));
   app.onError(createErrorHandler(logger));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
 
@@ -92,6 +103,8 @@ export function createApp(deps: AppDeps) {
     createApiKeyAuthenticator(database.db, database.accessCache),
     createAccessTokenAuthenticator({ db: database.db, signingKeys, issuer: oauthTokens.issuer, audience: oauthTokens.audience }),
   ];
+  // Outside /v1: each executor chooses how its callers authenticate.
+  app.route('/', hookRoutes(services.executors, authenticators));
   app.use('/v1/*', authenticate({
     authenticators,
     // The route pattern says what was attempted; the path itself is attacker text, so only a
@@ -114,6 +127,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', metricsRoutes(metrics));
   app.route('/', groupRoutes(services.groups));
   app.route('/', accessRoutes(services.accessReport));
+  app.route('/', executorRoutes(services.executors));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',
@@ -125,3 +139,6 @@ export function createApp(deps: AppDeps) {
 
   return { app, services, authenticators };
 }
+
+let defaultConfig: Config | undefined;
+const defaults = () => (defaultConfig ??= loadConfig({}));

@@ -24,6 +24,17 @@ const envSchema = z.object({
   COFFER_METRICS_ADDR: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port').optional(),
   COFFER_LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   COFFER_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(3600),
+  // executors and jobs
+  COFFER_JOB_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  COFFER_JOB_CONCURRENCY: z.coerce.number().int().min(0).max(256).default(8),
+  COFFER_JOB_RUNNING_CAP: z.coerce.number().int().min(1).max(10_000).default(10),
+  COFFER_JOB_LEASE_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  COFFER_JOB_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  COFFER_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  COFFER_WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  COFFER_WEBHOOK_ROTATION_GRACE_HOURS: z.coerce.number().min(0).max(24 * 30).default(24),
+  COFFER_EGRESS_ALLOW: z.string().default(''),
+  COFFER_EVENT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250),
 });
 
 export interface Config {
@@ -59,6 +70,25 @@ export interface Config {
   logFormat?: 'json' | 'pretty';
   /** OAuth access-token lifetime in seconds (at most an hour: retired signing keys stay published that long). */
   accessTokenTtlSeconds: number;
+  jobs: {
+    retentionMs: number;
+    /** Jobs one gateway runs at once; 0 runs none here (the gateway still accepts them). */
+    concurrency: number;
+    /** Live jobs per workspace across the queue; more wait, never dropped. */
+    runningCap: number;
+    leaseMs: number;
+    pollMs: number;
+  };
+  executors: {
+    /** 0: no background schedule loop on this gateway. */
+    scheduleIntervalMs: number;
+    webhookRatePerSecond: number;
+    rotationGraceMs: number;
+    /** Hosts and CIDRs outgoing webhooks may reach although not public (COFFER_EGRESS_ALLOW, comma-separated); empty by default. */
+    egressAllow: string[];
+    /** How often committed changes become event jobs (0: not on this gateway). */
+    eventIntervalMs: number;
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -90,6 +120,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsAddr: e.COFFER_METRICS_ADDR ? splitHostPort(e.COFFER_METRICS_ADDR) : undefined,
     logFormat: e.COFFER_LOG_FORMAT,
     accessTokenTtlSeconds: e.COFFER_ACCESS_TOKEN_TTL_SECONDS,
+    jobs: {
+      retentionMs: e.COFFER_JOB_RETENTION_DAYS * 86_400_000,
+      concurrency: e.COFFER_JOB_CONCURRENCY,
+      runningCap: e.COFFER_JOB_RUNNING_CAP,
+      leaseMs: e.COFFER_JOB_LEASE_SECONDS * 1000,
+      pollMs: e.COFFER_JOB_POLL_MS,
+    },
+    executors: {
+      scheduleIntervalMs: e.COFFER_SCHEDULE_INTERVAL_MS,
+      webhookRatePerSecond: e.COFFER_WEBHOOK_RATE_LIMIT,
+      rotationGraceMs: e.COFFER_WEBHOOK_ROTATION_GRACE_HOURS * 3600_000,
+      eventIntervalMs: e.COFFER_EVENT_INTERVAL_MS,
+      egressAllow: e.COFFER_EGRESS_ALLOW.split(',').map((s) => s.trim()).filter(Boolean),
+    },
   };
 }
 

@@ -35,11 +35,21 @@ export const ERROR_CODES = {
   secret_read_limit: 422,
   timeout: 504,
   worker_crashed: 502,
+  // outgoing webhook targets (job attempt codes)
+  secret_unavailable: 403,
+  egress_refused: 403,
+  webhook_rejected: 502,
   // service accounts
   max_client_secrets: 409,
   last_active_secret: 409,
   secret_still_active: 409,
   wrong_auth_kind: 409,
+  // executors and jobs
+  invalid_signature: 401,
+  method_not_allowed: 405,
+  request_not_kept: 409,
+  job_finished: 409,
+  recursion_limit: 508,
   // server side
   unavailable: 503,
   internal: 500,

@@ -70,6 +70,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
       database, keyring, logger, runtime, invocationRetentionMs: config.invocationRetentionMs,
       issuer, tokenFailuresPerMinute: config.tokenFailuresPerMinute, authFailureRowsPerMinute: config.authFailureRowsPerMinute,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      jobs: config.jobs, executors: config.executors,
     });
     const boot = await bootstrapAdmin(database.db, services.audit, config.bootstrapAdminKey);
 
@@ -81,6 +82,8 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     if (metricsServer) logger.info({ metrics: `http://${config.metricsAddr!.host}:${(metricsServer.address() as AddressInfo).port}/metrics` }, 'metrics are served');
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     listeningUrl = url;
+    // Jobs accepted before a crash run now; schedules resume from their bookmarks.
+    await services.executors.start();
     logger.info({ url, driver: database.driver }, 'coffer is listening');
     if (boot.generatedKey) (options.onAdminKey ?? printAdminKey)(boot.generatedKey, url);
 
@@ -93,6 +96,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
         closed = true;
         await new Promise<void>((resolve) => server.close(() => resolve()));
         if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        await services.executors.close();
         await services.functions.close();
         await services.failureAudit.close();
         await services.pipelines.close();

@@ -2,7 +2,8 @@
 // Starts Coffer on a loopback port (in-memory PGlite, or a fresh database on DATABASE_URL's server),
 // deploys a hello function and a function reading two secrets, and prints p50/p99 latency and
 // invocations/s at concurrency 1 and 16, the cold first invocation after a deploy, and ratios to
-// the bare loop. Targets are printed beside the figures; nothing fails on a timing.
+// the bare loop, plus the pipeline and executor figures (bench/pipeline.ts, bench/executors.ts).
+// Targets are printed beside the figures; nothing fails on a timing.
 //   npm run bench                 BENCH_SECONDS=5 npm run bench
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { fork } from 'node:child_process';
 import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
 import { pipelineBench, pipelineLine } from './pipeline.ts';
 import { containmentBench, printContainment } from './containment.ts';
+import { executorBench, executorLines } from './executors.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Hello at concurrency 16 for this long, sampling the memory of the gateway and its workers. */
@@ -46,13 +48,15 @@ function memoryOf(pid: number): { gatewayMb: number; workersMb: number; workers:
 }
 
 /** Starts bench/server.ts in a child process and waits for its address. */
-async function startServer() {
+async function startServer(env: Record<string, string> = {}) {
   const child = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
+    env: { ...process.env, ...env },
     // BENCH_CPU_PROFILE=dir writes a V8 CPU profile of the server process there.
     execArgv: ['--no-node-snapshot', ...(process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const info = await new Promise<{ url: string; adminKey: string; driver: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string; adminKey: string; driver: string }));
+  type Info = { url: string; adminKey: string; driver: string; databaseUrl?: string; masterKey: string };
+  const info = await new Promise<Info>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Info));
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });
   const stopped = new Promise((resolve) => child.once('exit', resolve));
@@ -68,11 +72,13 @@ async function main() {
   // Keep-alive connections and node:http (lighter than fetch), as a load tool would use.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(running.url);
-  const call = (method: string, p: string, body?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+  const callOn = (target: URL) => (method: string, p: string, body?: unknown, extra?: Record<string, string>) => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    // An empty value in `extra` drops that header (webhooks are called without the API key).
+    const base = Object.fromEntries(Object.entries({ ...headers, ...extra }).filter(([, v]) => v !== ''));
     const req = http.request({
       agent, host: target.hostname, port: target.port, method, path: p,
-      headers: payload === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(payload) },
+      headers: payload === undefined ? base : { ...base, 'content-length': Buffer.byteLength(payload) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -81,6 +87,7 @@ async function main() {
     req.on('error', reject);
     req.end(payload);
   });
+  const call = callOn(target);
   const must = async (method: string, p: string, body: unknown, ...ok: number[]) => {
     const r = await call(method, p, body);
     if (!ok.includes(r.status)) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
@@ -127,6 +134,15 @@ async function main() {
     const secrets16 = await measure('secrets', 16);
 
     const pipeline = await pipelineBench(call, 'bench', SECONDS);
+    // With PostgreSQL, a second gateway on the same database for the two-gateway jobs/s figure.
+    // Started only for that figure, so it does not load the machine during the others.
+    const startSecond = database.driver === 'postgres' && server.databaseUrl
+      ? async () => {
+        const second = await startServer({ BENCH_JOIN: JSON.stringify({ databaseUrl: server.databaseUrl, masterKey: server.masterKey, adminKey }) });
+        return { call: callOn(new URL(second.url)), stop: () => second.stop() };
+      }
+      : undefined;
+    const executors = await executorBench(call, 'bench', SECONDS, startSecond);
 
     const cold: number[] = [];
     for (let n = 0; n < COLD_DEPLOYS; n++) {
@@ -158,6 +174,7 @@ async function main() {
       hello: { c1: hello1, c16: hello16 },
       twoSecrets: { c1: secrets1, c16: secrets16 },
       pipeline,
+      executors,
       coldFirstInvocation: { medianMs: coldMedian, samplesMs: cold.map((t) => round(t)) },
       bareLoop: { c1: bare1, c16: bare16 },
       containment,
@@ -179,6 +196,7 @@ async function main() {
       line('2 secrets, c1', secrets1, `p50 <= 4 ms (${mark(secrets1.p50Ms <= 4)})`),
       line('2 secrets, c16', secrets16),
       pipelineLine(pipeline),
+      executorLines(executors),
       `  ${'cold (first after deploy)'.padEnd(26)} median ${coldMedian} ms of ${cold.length} deploys   target: <= 50 ms (${mark(coldMedian <= 50)})`,
       memory.length > 1
         ? `  ${'soak, hello c16'.padEnd(26)} ${soak.count} invocations in ${SOAK_SECONDS}s: gateway RSS ${memory[0].gatewayMb} -> ${memory[memory.length - 1].gatewayMb} MB, ` +

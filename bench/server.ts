@@ -9,15 +9,21 @@ import { startCoffer } from '../api/server.ts';
 import { loadConfig } from '../api/config.ts';
 import { createLogger } from '../api/logger.ts';
 import { freshDatabase } from '../test/support/database.ts';
+import { openDatabase } from '../db/client.ts';
 
-const adminKey = `coffer_${crypto.randomBytes(32).toString('base64url')}`;
+// BENCH_JOIN={databaseUrl, masterKey, adminKey}: a second gateway on the first one's PostgreSQL database.
+const join = process.env.BENCH_JOIN ? JSON.parse(process.env.BENCH_JOIN) as { databaseUrl: string; masterKey: string; adminKey: string } : undefined;
+const adminKey = join?.adminKey ?? `coffer_${crypto.randomBytes(32).toString('base64url')}`;
+const masterKey = join?.masterKey ?? crypto.randomBytes(32).toString('base64');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
 const config = loadConfig({
   HOST: '127.0.0.1', PORT: '0', COFFER_LOG_LEVEL: 'error', COFFER_DATA_DIR: dataDir,
-  COFFER_MASTER_KEY: crypto.randomBytes(32).toString('base64'), COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
+  COFFER_MASTER_KEY: masterKey, COFFER_BOOTSTRAP_ADMIN_KEY: adminKey,
+  // The executor figures send webhooks far faster than the default per-workspace budget of 100/s.
+  COFFER_WEBHOOK_RATE_LIMIT: '1000000', COFFER_JOB_POLL_MS: '200',
   ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
 });
-const database = await freshDatabase();
+const database = join ? { ...(await openDatabase({ url: join.databaseUrl })), url: join.databaseUrl } : await freshDatabase();
 const running = await startCoffer(config, { database, logger: createLogger('error'), onAdminKey: () => {} });
 
 async function stop() {
@@ -28,4 +34,4 @@ async function stop() {
 }
 process.once('SIGTERM', stop);
 process.once('disconnect', stop);
-process.send?.({ url: running.url, adminKey, driver: database.driver });
+process.send?.({ url: running.url, adminKey, driver: database.driver, databaseUrl: database.url, masterKey });

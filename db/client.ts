@@ -28,6 +28,12 @@ export interface Database {
   accessCache?: AccessCachePolicy;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Cross-process wake-ups (Postgres LISTEN/NOTIFY), for databases other processes share. Absent on
+   * PGlite, whose one owner wakes itself. listen answers false where LISTEN is not available.
+   */
+  listen?(channel: string, onNotify: () => void): Promise<boolean>;
+  notify?(channel: string): Promise<void>;
 }
 
 export interface DatabaseOptions {
@@ -64,6 +70,8 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     accessCache: listening ? { maxAgeMs: SHARED_CACHE_MAX_AGE_MS } : undefined,
     ping: async () => { await client`select 1`; },
     close: () => client.end({ timeout: 5 }),
+    listen: (channel, onNotify) => client.listen(channel, () => onNotify()).then(() => true, () => false),
+    notify: async (channel) => { await client`select pg_notify(${channel}, '')`; },
   };
 }
 

@@ -349,3 +349,107 @@ export type Workspace = typeof workspaces.$inferSelect;
 export type VaultRole = (typeof VAULT_ROLES)[number];
 export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
 export type VersionState = (typeof VERSION_STATES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Executors and durable jobs (issue 12). An executor binds a trigger (incoming webhook, schedule)
+// to a target (a function); every asynchronous run is a job with attempts, claimed from this table
+// with FOR UPDATE SKIP LOCKED under a lease.
+
+export const executors = pgTable('executors', {
+  id: text('id').primaryKey(),
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description'),
+  disabled: boolean('disabled').notNull().default(false),
+  /** The validated trigger, target and retry policy, as given (no secret values: hmac names a vault secret). */
+  trigger: jsonb('trigger').notNull(),
+  target: jsonb('target').notNull(),
+  retry: jsonb('retry'),
+  /** Token-mode webhooks: SHA-256 of the path token; the previous one is accepted until previousTokenUntil. */
+  tokenHash: text('token_hash'),
+  previousTokenHash: text('previous_token_hash'),
+  previousTokenUntil: timestamp('previous_token_until', { withTimezone: true }),
+  /** Schedules: the newest tick already turned into a job (or skipped), so a restart knows what it missed. */
+  lastTickAt: timestamp('last_tick_at', { withTimezone: true }),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [uniqueIndex('executors_workspace_name_uq').on(t.workspaceId, t.name)]);
+
+export const JOB_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const jobs = pgTable('jobs', {
+  id: text('id').primaryKey(),
+  workspaceId: text('workspace_id').notNull().references(() => workspaces.id, { onDelete: 'cascade' }),
+  executorId: text('executor_id').notNull().references(() => executors.id, { onDelete: 'cascade' }),
+  status: text('status', { enum: JOB_STATUSES }).notNull().default('pending'),
+  trigger: text('trigger', { enum: ['webhook', 'schedule', 'manual', 'event'] }).notNull(),
+  /**
+   * Deduplication: a schedule tick (`tick:<executor>:<iso>`) or an idempotency key
+   * (`idem:<executor>:<sha256>`). Unique, so two gateways cannot enqueue the same tick twice.
+   */
+  dedupeKey: text('dedupe_key'),
+  /** The function's argument minus its request part, e.g. {scheduledTime}; never a secret value. */
+  args: jsonb('args').notNull(),
+  /**
+   * The incoming request (method, path, query, headers, body), envelope-sealed under the master key
+   * with the job id as AAD, and dropped when the job ends unless the executor opted in (keepBody).
+   */
+  requestCiphertext: bytea('request_ciphertext'),
+  requestWrappedKey: bytea('request_wrapped_key'),
+  requestMasterKeyId: text('request_master_key_id'),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  /** Event jobs: the audit seq of the change (commit order); an executor's event jobs run one at a time in this order. */
+  eventSeq: bigint('event_seq', { mode: 'number' }),
+  /** How many executors deep this job's chain is (1 for a job fired from outside). */
+  depth: integer('depth').notNull().default(1),
+  runAt: timestamp('run_at', { withTimezone: true }).notNull().defaultNow(),
+  leaseUntil: timestamp('lease_until', { withTimezone: true }),
+  lockedBy: text('locked_by'),
+  lastErrorCode: text('last_error_code'),
+  lastErrorMessage: text('last_error_message'),
+  createdBy: text('created_by'),
+  createdAt: createdAt(),
+  finishedAt: timestamp('finished_at', { withTimezone: true }),
+}, (t) => [
+  uniqueIndex('jobs_dedupe_key_uq').on(t.dedupeKey),
+  index('jobs_claim_idx').on(t.status, t.runAt),
+  index('jobs_executor_created_idx').on(t.executorId, t.createdAt, t.id),
+  index('jobs_workspace_status_idx').on(t.workspaceId, t.status),
+  index('jobs_finished_idx').on(t.finishedAt),
+]);
+
+export const jobAttempts = pgTable('job_attempts', {
+  jobId: text('job_id').notNull().references(() => jobs.id, { onDelete: 'cascade' }),
+  attempt: integer('attempt').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  endedAt: timestamp('ended_at', { withTimezone: true }),
+  outcome: text('outcome', { enum: ['running', 'succeeded', 'failed', 'lost', 'canceled'] }).notNull(),
+  invocationId: text('invocation_id'),
+  gateway: text('gateway'),
+  errorCode: text('error_code'),
+  /** Redacted by the runtime before it leaves the worker, and cut to a bounded length. */
+  errorMessage: text('error_message'),
+  /** Outgoing webhook targets (issue 13): the receiver's status code, the request's latency, and the
+   *  first KiB of the response body with every value Coffer sent (URL, headers, key) redacted. */
+  httpStatus: integer('http_status'),
+  latencyMs: integer('latency_ms'),
+  responseExcerpt: text('response_excerpt'),
+}, (t) => [primaryKey({ columns: [t.jobId, t.attempt] })]);
+
+/**
+ * Event triggers (issue 13): the audit trail is the outbox. Every change Coffer emits an event for
+ * already writes its audit row in the change's own transaction, appended under the chain-head lock,
+ * so audit seq order is commit order. This one row is how far the dispatcher has turned audit rows
+ * into event jobs; it is locked while a batch is dispatched, so one gateway at a time does it.
+ */
+export const eventCursor = pgTable('event_cursor', {
+  id: integer('id').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type ExecutorRow = typeof executors.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+export type JobAttemptRow = typeof jobAttempts.$inferSelect;
+export type JobStatus = (typeof JOB_STATUSES)[number];

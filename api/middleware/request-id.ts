@@ -35,9 +35,15 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
     await next();
     const ms = performance.now() - started;
     // The path only: a query string could carry something a client should not have sent.
-    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), traceId, method: c.req.method, path: c.req.path.slice(0, 512), status: c.res.status,
+    logger.info({ requestId, clientRequestId: c.get('clientRequestId'), traceId, method: c.req.method, path: loggablePath(c.req.path), status: c.res.status,
       ms: Math.round(ms * 10) / 10, principalId: c.get('principal')?.id }, 'request');
     // The route pattern, never the path: labels must not carry what a caller typed.
     metrics?.request(routePath(c, -1), c.req.method, c.res.status, ms / 1000);
   };
+}
+
+/** A token-mode webhook's path ends in its credential (/hooks/{ws}/{executor}/{token}): never logged. */
+export function loggablePath(path: string): string {
+  const hook = /^\/hooks\/[^/]*\/[^/]*\//.exec(path);
+  return (hook ? `${hook[0]}[token]` : path).slice(0, 512);
 }

@@ -35,6 +35,8 @@ export const WORKSPACE_ACTIONS = {
   'pipelines.view': 'viewer',
   'pipelines.run': 'invoker',
   'pipelines.deploy': 'editor',
+  'executors.view': 'viewer',
+  'executors.edit': 'editor',
   'members.view': 'viewer',
   'members.edit': 'owner',
   'workspace.delete': 'owner',

@@ -56,6 +56,7 @@ export function createFunctionService(deps: {
 }) {
   const { db, audit, workspaces, secrets, runtime, logger, invocationRetentionMs, metrics } = deps;
   const targets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findInvocationTarget>>>(deps.accessCache);
+  const executorTargets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findFunction>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
 
@@ -86,6 +87,62 @@ export function createFunctionService(deps: {
     checkWorkspaceAccess(actor, wsName, row.role, 'functions.invoke');
     if (!row.fn) throw notFound('function');
     return { workspace: row.workspace, fn: row.fn, via: viaGroup(actor, row) };
+  }
+
+  async function run(workspace: Workspace, fn: fnRepo.FunctionRow, args: unknown, who: {
+    principalId: string; requestId: string; trigger: string; executor?: { id: string; name: string; jobId: string }; timeoutMs?: number;
+    /** The invoker's right to run it came through a group: its reads' rows say which. */
+    via?: { viaGroup: string; viaGroupId: string };
+  }): Promise<InvocationSuccess> {
+    const version = fn.activeVersion;
+    const active = await activeScript(fn);
+    const invocationId = newId('inv');
+    const startedAt = new Date();
+    const reader: RuntimeReader = {
+      workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
+      invocationId, principalId: who.principalId, requestId: who.requestId, auditRows: [],
+      auditDetail: who.executor ? { executor: who.executor.name, executorId: who.executor.id, jobId: who.executor.jobId }
+        : who.via ? { invokerViaGroup: who.via.viaGroup, invokerViaGroupId: who.via.viaGroupId } : undefined,
+    };
+    const invokeStarted = performance.now();
+    const outcome = await runtime.invoke({
+      invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
+      limits: { timeoutMs: who.timeoutMs ?? active.timeoutMs, memoryMb: active.memoryMb }, args, exposeSecrets: active.exposeSecrets,
+    }, async (vault, secretName) => {
+      try {
+        return await secrets.readForFunction(reader, vault, secretName);
+      } catch (err) {
+        if ((err as { code?: unknown })?.code !== 'access_denied') {
+          logger.error({ invocationId, vault, secretName, err: { message: (err as Error)?.message, code: (err as { code?: unknown })?.code } }, 'a secret read from a function failed');
+        }
+        throw err;
+      }
+    });
+    metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
+    metrics?.stage('sandbox', outcome.durationMs / 1000);
+    metrics?.invocation(outcome.ok ? 'ok' : outcome.code, who.executor ? 'executor' : 'direct');
+    // Nothing the function produced leaves until every secret read it made is on the audit trail.
+    // A read still in flight at the deadline writes its own row from here on.
+    const auditRows = reader.auditRows!;
+    reader.auditRows = undefined;
+    if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
+      logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
+      records.add({
+        id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: who.principalId, trigger: who.trigger,
+        outcome: 'error', errorCode: 'unavailable', errorMessage: 'the audit trail could not be written', logs: [],
+        durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
+      });
+      throw new CofferError('unavailable', 'the audit trail could not be written, so the invocation\'s output is withheld', {
+        headers: { 'Retry-After': '5' }, details: { invocationId, version },
+      });
+    }
+    records.add({
+      id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: who.principalId, trigger: who.trigger,
+      outcome: outcome.ok ? 'ok' : 'error', errorCode: outcome.ok ? null : outcome.code, errorMessage: outcome.ok ? null : outcome.message,
+      logs: outcome.logs, durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
+    });
+    if (!outcome.ok) throw invocationError(outcome, invocationId, version);
+    return { invocationId, version, result: outcome.result, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs) };
   }
 
   return {
@@ -174,55 +231,23 @@ export function createFunctionService(deps: {
 
     async invoke(actor: Actor, wsName: string, name: string, args: unknown): Promise<InvocationSuccess> {
       const { workspace, fn, via } = await invocationTarget(actor, wsName, name);
-      const version = fn.activeVersion;
-      const active = await activeScript(fn);
-      const invocationId = newId('inv');
-      const startedAt = new Date();
-      const reader: RuntimeReader = {
-        workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: version,
-        invocationId, principalId: actor.principal.id, requestId: actor.requestId, auditRows: [],
-        // The invoker's right to run it came through a group: its reads' rows say which.
-        ...(via ? { auditDetail: { invokerViaGroup: via.viaGroup, invokerViaGroupId: via.viaGroupId } } : {}),
-      };
-      const invokeStarted = performance.now();
-      const outcome = await runtime.invoke({
-        invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
-        limits: { timeoutMs: active.timeoutMs, memoryMb: active.memoryMb }, args, exposeSecrets: active.exposeSecrets,
-      }, async (vault, secretName) => {
-        try {
-          return await secrets.readForFunction(reader, vault, secretName);
-        } catch (err) {
-          if ((err as { code?: unknown })?.code !== 'access_denied') {
-            logger.error({ invocationId, vault, secretName, err: { message: (err as Error)?.message, code: (err as { code?: unknown })?.code } }, 'a secret read from a function failed');
-          }
-          throw err;
-        }
+      return run(workspace, fn, args, { principalId: actor.principal.id, requestId: actor.requestId, trigger: 'api', via });
+    },
+
+    /**
+     * Runs a function for an executor (a webhook or a schedule). The executor was authorised when an
+     * editor configured it, so there is no caller to check here; every secret read is still checked
+     * against the workspace's grants, and its audit row names the executor and the job.
+     */
+    async invokeAsExecutor(input: {
+      workspace: Workspace; functionName: string; args: unknown; timeoutMs?: number; requestId: string;
+      executor: { id: string; name: string; jobId: string }; trigger: 'webhook' | 'schedule' | 'manual' | 'event';
+    }): Promise<InvocationSuccess> {
+      const fn = await executorTargets.get(`${input.workspace.id}\0${input.functionName}`, () => fnRepo.findFunction(db, input.workspace.id, input.functionName));
+      if (!fn) throw notFound('function');
+      return run(input.workspace, fn, input.args, {
+        principalId: input.executor.id, requestId: input.requestId, trigger: input.trigger, executor: input.executor, timeoutMs: input.timeoutMs,
       });
-      metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
-      metrics?.stage('sandbox', outcome.durationMs / 1000);
-      metrics?.invocation(outcome.ok ? 'ok' : outcome.code, 'direct');
-      // Nothing the function produced leaves until every secret read it made is on the audit trail.
-      // A read still in flight at the deadline writes its own row from here on.
-      const auditRows = reader.auditRows!;
-      reader.auditRows = undefined;
-      if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
-        logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
-        records.add({
-          id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
-          outcome: 'error', errorCode: 'unavailable', errorMessage: 'the audit trail could not be written', logs: [],
-          durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
-        });
-        throw new CofferError('unavailable', 'the audit trail could not be written, so the invocation\'s output is withheld', {
-          headers: { 'Retry-After': '5' }, details: { invocationId, version },
-        });
-      }
-      records.add({
-        id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: actor.principal.id, trigger: 'api',
-        outcome: outcome.ok ? 'ok' : 'error', errorCode: outcome.ok ? null : outcome.code, errorMessage: outcome.ok ? null : outcome.message,
-        logs: outcome.logs, durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
-      });
-      if (!outcome.ok) throw invocationError(outcome, invocationId, version);
-      return { invocationId, version, result: outcome.result, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs) };
     },
 
     async invocations(actor: Actor, wsName: string, name: string, limit: number) {

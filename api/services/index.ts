@@ -24,6 +24,10 @@ import { createPipelineRunner } from '../pipelines/runner.ts';
 import { createPipelineService } from '../pipelines/service.ts';
 import { pipelineResolver } from '../pipelines/graphql.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { createJobQueue } from '../jobs/queue.ts';
+import { createExecutorService } from '../executors/service.ts';
+import { createEgressPolicy } from '../egress/policy.ts';
+import type { Config } from '../config.ts';
 
 export interface ServiceDeps {
   db: Db;
@@ -39,6 +43,11 @@ export interface ServiceDeps {
   /** This gateway's metrics (a fresh registry when absent). */
   metrics?: Metrics;
   accessTokenTtlSeconds?: number;
+  jobs: Config['jobs'];
+  executors: Config['executors'];
+  /** Cross-gateway wake-ups for the job queue (Postgres). */
+  listen?: (channel: string, onNotify: () => void) => Promise<boolean>;
+  notify?: (channel: string) => Promise<void>;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -60,6 +69,11 @@ export function createServices(deps: ServiceDeps) {
   const pipelineRunner = createPipelineRunner({
     db, runtime: deps.runtime, secrets, audit, logger: deps.logger, records: pipelineRuns, accessCache: deps.accessCache, metrics,
   });
+  const functions = createFunctionService({
+    db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
+    accessCache: deps.accessCache, metrics,
+  });
+  const queue = createJobQueue({ db, logger: deps.logger, ...deps.jobs, listen: deps.listen, notify: deps.notify });
   return {
     metrics,
     audit,
@@ -68,9 +82,12 @@ export function createServices(deps: ServiceDeps) {
     vaults: createVaultService({ db, audit, authorizeVault }),
     secrets,
     workspaces,
-    functions: createFunctionService({
-      db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
-      accessCache: deps.accessCache, metrics,
+    functions,
+    jobQueue: queue,
+    executors: createExecutorService({
+      db, audit, failureAudit, keyring, logger: deps.logger, workspaces, functions, secrets, queue,
+      settings: { ...deps.executors, signatureFailuresPerMinute: deps.tokenFailuresPerMinute },
+      accessCache: deps.accessCache, egress: createEgressPolicy(deps.executors.egressAllow ?? []),
     }),
     pipelines: createPipelineService({
       db, audit, workspaces, runner: pipelineRunner, records: pipelineRuns, accessCache: deps.accessCache, resolverFor: pipelineResolver(deps.logger),

@@ -10,7 +10,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { actorFields, type Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
-import { decidedThrough, decideFunctionRead } from '../policy/grants.ts';
+import { decidedThrough, decideFunctionRead, type GrantTerms } from '../policy/grants.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -33,6 +33,15 @@ export interface RuntimeReader {
   auditRows?: AuditEntry[];
   /** Extra value-free facts for the audit row's detail, e.g. the pipeline, version, step and run a read came from. */
   auditDetail?: Record<string, unknown>;
+}
+
+/** Who reads a webhook's signing key: the executor, for its workspace, at request time. */
+export interface WebhookKeyReader {
+  workspaceId: string;
+  workspaceName: string;
+  executorId: string;
+  executorName: string;
+  requestId: string;
 }
 
 export class AccessDeniedError extends Error {
@@ -170,7 +179,85 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       });
       return value;
     },
+
+    /**
+     * A value an executor sends on its own (an outgoing webhook's URL, header or signing key), read
+     * at send time under the workspace's grant on the vault: the newest enabled version. Audited as a
+     * read by the executor, with the job; the value is never part of what is returned on failure.
+     */
+    async readForExecutor(reader: WebhookKeyReader & { jobId: string; purpose: string }, vaultName: string, name: string): Promise<{ ok: true; value: string; version: number } | { ok: false; reason: 'no_workspace_grant' | 'missing' }> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, reader.workspaceId, vaultName, name, 1);
+      const granted = executorMayRead(rows[0], name);
+      const base = {
+        action: 'secret.read', actorId: reader.executorId, actorKind: 'executor', requestId: reader.requestId,
+        vaultId: rows[0]?.vaultId ?? null, vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName,
+      };
+      const detail = { executor: reader.executorName, jobId: reader.jobId, purpose: reader.purpose };
+      if (!granted) {
+        await audit.append({ ...base, outcome: 'denied', detail: { ...detail, reason: 'no_workspace_grant' } });
+        return { ok: false, reason: 'no_workspace_grant' };
+      }
+      const v = rows[0];
+      if (v.version === null) {
+        await audit.append({ ...base, outcome: 'allowed', detail: { ...detail, missing: true } });
+        return { ok: false, reason: 'missing' };
+      }
+      const value = openVersion(v.vaultId, name, { ...v, version: v.version });
+      await audit.append({ ...base, outcome: 'allowed', version: v.version, detail });
+      return { ok: true, value, version: v.version };
+    },
+
+    /** Whether the workspace holds reader (or higher) on the vault: the check an executor's PUT makes. */
+    async workspaceCanRead(workspaceId: string, vaultName: string): Promise<boolean> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, workspaceId, vaultName, '', 1);
+      return executorMayRead(rows[0]);
+    },
+
+    /**
+     * The signing key of an hmac webhook, read under the workspace's grant when the request
+     * arrives: the newest enabled version, and while that one is younger than `graceMs` the enabled
+     * version before it too (so a rotation does not reject deliveries signed with the old key).
+     * The read is audited like any secret read; no grant, or no enabled version, is undefined.
+     */
+    async readForWebhook(reader: WebhookKeyReader, vaultName: string, name: string, graceMs: number): Promise<string[] | undefined> {
+      const rows = await secretsRepo.enabledVersionsForWorkspace(db, reader.workspaceId, vaultName, name, 2);
+      const granted = executorMayRead(rows[0], name);
+      const base = {
+        action: 'secret.read', actorId: reader.executorId, actorKind: 'executor', requestId: reader.requestId,
+        vaultId: rows[0]?.vaultId ?? null, vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName,
+      };
+      if (!granted) {
+        await audit.append({ ...base, outcome: 'denied', detail: { executor: reader.executorName, purpose: 'webhook_signature', reason: 'no_workspace_grant' } });
+        return undefined;
+      }
+      const versions = rows.filter((r) => r.version !== null);
+      if (versions.length === 0) {
+        await audit.append({ ...base, outcome: 'allowed', detail: { executor: reader.executorName, purpose: 'webhook_signature', missing: true } });
+        return undefined;
+      }
+      const [latest, previous] = versions;
+      const inGrace = previous && latest.createdAt && Date.now() - latest.createdAt.getTime() < graceMs;
+      const used = inGrace ? [latest, previous] : [latest];
+      const values = used.map((v) => openVersion(v.vaultId, name, { ...v, version: v.version! }));
+      await audit.append({
+        ...base, outcome: 'allowed', version: latest.version,
+        detail: { executor: reader.executorName, purpose: 'webhook_signature', versions: used.map((v) => v.version) },
+      });
+      return values;
+    },
   };
 }
 
 export type SecretService = ReturnType<typeof createSecretService>;
+
+/**
+ * Whether a workspace's grant covers a read an executor makes on its own (a webhook signing key, an
+ * outgoing header), decided by the same rule as function reads. No function is running, so a grant
+ * limited to named functions does not cover it unless one of its patterns is `*`; an expired grant
+ * or one limited to other secret names does not either.
+ */
+function executorMayRead(row: (Omit<GrantTerms, 'role'> & { role: GrantTerms['role'] | null }) | undefined, secret?: string): boolean {
+  if (!row?.role) return false;
+  return decideFunctionRead({ role: row.role, functions: row.functions, secrets: row.secrets, expiresAt: row.expiresAt },
+    { now: Date.now(), functionName: '', secret }).allowed;
+}

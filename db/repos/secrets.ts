@@ -87,6 +87,22 @@ const secretForWorkspaceQuery = preparedPerDb((db) => db
   .limit(1)
   .prepare('coffer_secret_for_workspace'));
 
+/** Like findSecretForWorkspace, with up to `limit` enabled versions, newest first, and when each was written. */
+export async function enabledVersionsForWorkspace(db: Db, workspaceId: string, vaultName: string, name: string, limit: number) {
+  return db.select({
+    vaultId: vaults.id, role: vaultGrants.role, functions: vaultGrants.functions, secrets: vaultGrants.secrets, expiresAt: vaultGrants.expiresAt,
+    version: secretVersions.version, createdAt: secretVersions.createdAt,
+    ciphertext: secretVersions.ciphertext, wrappedKey: secretVersions.wrappedKey, masterKeyId: secretVersions.masterKeyId,
+  })
+    .from(vaults)
+    .leftJoin(vaultGrants, and(eq(vaultGrants.vaultId, vaults.id), eq(vaultGrants.workspaceId, workspaceId)))
+    .leftJoin(secrets, and(eq(secrets.vaultId, vaults.id), eq(secrets.name, name)))
+    .leftJoin(secretVersions, and(eq(secretVersions.secretId, secrets.id), eq(secretVersions.state, 'enabled')))
+    .where(eq(vaults.name, vaultName))
+    .orderBy(sql`${secretVersions.version} desc nulls last`)
+    .limit(limit);
+}
+
 export async function setVersionState(db: Db, secretId: string, version: number, state: VersionState) {
   await db.update(secretVersions).set({ state })
     .where(and(eq(secretVersions.secretId, secretId), eq(secretVersions.version, version)));

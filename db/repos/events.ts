@@ -1,0 +1,41 @@
+// The event outbox is the audit trail (see eventCursor in db/schema.ts): audit rows after the
+// cursor whose action maps to an event, read under the cursor's row lock.
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { auditEvents, eventCursor, executors, vaultGrants, vaults, workspaces } from '../schema.ts';
+
+/** The cursor, locked for this transaction; created at the current end of the trail the first time. */
+export async function lockCursor(tx: Db): Promise<number> {
+  await tx.insert(eventCursor).values({ id: 1, lastSeq: sql`coalesce((select max(seq) from ${auditEvents}), 0)` }).onConflictDoNothing();
+  const [row] = await tx.select().from(eventCursor).where(eq(eventCursor.id, 1)).for('update');
+  return row.lastSeq;
+}
+
+export async function moveCursor(tx: Db, lastSeq: number) {
+  await tx.update(eventCursor).set({ lastSeq, updatedAt: sql`now()` }).where(eq(eventCursor.id, 1));
+}
+
+export async function auditRowsAfter(tx: Db, seq: number, actions: string[], limit: number) {
+  return tx.select().from(auditEvents)
+    .where(and(gt(auditEvents.seq, seq), inArray(auditEvents.action, actions), eq(auditEvents.outcome, 'allowed')))
+    .orderBy(asc(auditEvents.seq)).limit(limit);
+}
+
+export async function lastAuditSeq(tx: Db): Promise<number> {
+  const [row] = await tx.select({ seq: sql<number>`coalesce(max(${auditEvents.seq}), 0)::int` }).from(auditEvents);
+  return Number(row.seq);
+}
+
+export async function listEventExecutors(tx: Db) {
+  return tx.select({ executor: executors, workspace: workspaces }).from(executors)
+    .innerJoin(workspaces, eq(workspaces.id, executors.workspaceId))
+    .where(and(eq(executors.disabled, false), sql`${executors.trigger}->>'kind' = 'event'`));
+}
+
+/** Vault ids (by id, or by name where a row has none) on which each workspace holds a grant, with its role. */
+export async function workspaceVaultRoles(tx: Db, workspaceIds: string[]) {
+  if (workspaceIds.length === 0) return [];
+  return tx.select({ workspaceId: vaultGrants.workspaceId, vaultId: vaults.id, vaultName: vaults.name, role: vaultGrants.role })
+    .from(vaultGrants).innerJoin(vaults, eq(vaults.id, vaultGrants.vaultId))
+    .where(inArray(vaultGrants.workspaceId, workspaceIds));
+}
