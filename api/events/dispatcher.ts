@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../jobs/retry-policy.ts';
 import type { EventTrigger, EventType } from '../executors/schemas.ts';
 import { globMatches } from './match.ts';
+import { MAX_CHAIN_DEPTH } from '../executors/service.ts';
 
 /** Audit action → event type. Only allowed (committed) rows become events. */
 const ACTION_EVENTS: Record<string, EventType> = {
@@ -24,7 +25,11 @@ const ACTION_EVENTS: Record<string, EventType> = {
   'grant.create': 'grant.created',
   'grant.delete': 'grant.deleted',
   'function.deploy': 'function.deployed',
+  'invocation.failed': 'invocation.failed',
+  'executor.job.failed': 'executor.job.failed',
 };
+/** Events about a workspace's own work: only that workspace's executors hear them. */
+const WORKSPACE_EVENTS = new Set<EventType>(['function.deployed', 'invocation.failed', 'executor.job.failed']);
 const STATE_OF: Record<string, string> = { 'secret.version.enable': 'enabled', 'secret.version.disable': 'disabled', 'secret.version.destroy': 'destroyed' };
 const BATCH = 200;
 
@@ -48,6 +53,20 @@ export function eventOf(row: AuditRow) {
     event.workspace = row.workspace;
     event.function = row.function;
     if (typeof detail.functionVersion === 'number') event.version = detail.functionVersion;
+  }
+  if (type === 'invocation.failed') {
+    // The failure code only: a function's message may quote anything it read.
+    event.workspace = row.workspace;
+    event.function = row.function;
+    event.invocationId = row.invocationId;
+    event.code = detail.code ?? null;
+    if (typeof detail.functionVersion === 'number') event.version = detail.functionVersion;
+    event.trigger = detail.trigger ?? null;
+    if (detail.jobId) event.job = { id: detail.jobId, executor: detail.executor ?? null };
+  }
+  if (type === 'executor.job.failed') {
+    event.workspace = row.workspace;
+    event.job = { id: detail.jobId ?? null, executor: detail.executor ?? null, executorId: detail.executorId ?? null, trigger: detail.trigger ?? null, attempts: detail.attempts ?? null, errorCode: detail.errorCode ?? null };
   }
   return event;
 }
@@ -81,11 +100,20 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
             // An executor hears of changes committed after it was created, not of history.
             if (row.at < executor.createdAt) continue;
             const f = trigger.filter ?? {};
-            if (type === 'function.deployed') {
-              // Function events: only the executor's own workspace.
+            let depth = 1;
+            if (WORKSPACE_EVENTS.has(type)) {
+              // Function and job events: only the executor's own workspace.
               if (row.workspaceId !== workspace.id) continue;
               if (f.function && !globMatches(f.function, row.function)) continue;
               if (f.vault || f.secret) continue;
+              if (type === 'executor.job.failed') {
+                // An executor never hears of its own failures, and a chain of failure reports stops at
+                // the executor depth limit: otherwise two executors failing on each other's failures loop.
+                const detail = (row.detail ?? {}) as { executorId?: unknown; depth?: unknown };
+                if (detail.executorId === executor.id) continue;
+                depth = (typeof detail.depth === 'number' ? detail.depth : 1) + 1;
+                if (depth > MAX_CHAIN_DEPTH) continue;
+              }
             } else {
               // Vault events: only vaults the workspace can read now (a grant.deleted of its own grant is not seen).
               const can = row.vaultId ? readable.has(`${workspace.id}\0id\0${row.vaultId}`) : readable.has(`${workspace.id}\0name\0${row.vault}`);
@@ -97,7 +125,7 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
             const retry = (executor.retry as RetryPolicy | null) ?? DEFAULT_RETRY;
             const out = await jobsRepo.insertJob(tx, {
               id: newId('job'), workspaceId: workspace.id, executorId: executor.id, trigger: 'event', dedupeKey: `evt:${executor.id}:${row.seq}`,
-              args: { event: eventOf(row) }, maxAttempts: retry.maxAttempts, depth: 1, eventSeq: row.seq,
+              args: { event: eventOf(row) }, maxAttempts: retry.maxAttempts, depth, eventSeq: row.seq,
             });
             if (out.created) n++;
           }

@@ -42,6 +42,7 @@ const ScheduleTrigger = z.strictObject({
 
 export const EVENT_TYPES = [
   'secret.version.created', 'secret.version.state_changed', 'secret.deleted', 'grant.created', 'grant.deleted', 'function.deployed',
+  'invocation.failed', 'executor.job.failed',
 ] as const;
 const NameGlob = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.*-]+$/, 'a name, or a glob where * stands for any characters');
 const EventTrigger = z.strictObject({

@@ -28,6 +28,8 @@ export interface JobQueueOptions {
   runningCap: number;
   /** Finished jobs older than this are deleted (hourly). */
   retentionMs: number;
+  /** Called once a job has failed for good (its attempts are spent, or it cannot run): the events' source. */
+  onFailed?: (job: jobsRepo.JobRow, errorCode: string | null) => Promise<void>;
   /** Subscribes to job notifications from other gateways; absent on a single-owner database. */
   listen?: (channel: string, onNotify: () => void) => Promise<boolean>;
   /** Tells other gateways a job is due; absent on a single-owner database. */
@@ -95,6 +97,13 @@ export function createJobQueue(options: JobQueueOptions) {
     timers.add(t);
   }
 
+  /** A failure report that fails is logged, never retried: the job itself is settled either way. */
+  async function reportFailed(job: jobsRepo.JobRow, errorCode: string | null): Promise<void> {
+    try { await options.onFailed?.(job, errorCode); } catch (err) {
+      logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'recording a failed job for events failed');
+    }
+  }
+
   async function execute(job: jobsRepo.JobRow): Promise<void> {
     const attempt = job.attempts;
     const heartbeat = setInterval(() => {
@@ -105,7 +114,9 @@ export function createJobQueue(options: JobQueueOptions) {
       if (attempt > 1) await jobsRepo.markLostAttempts(db, job.id);
       if (attempt > job.maxAttempts) {
         // Its last attempt was lost with a dead gateway: nothing left to try.
-        await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode: 'lease_expired', errorMessage: 'the last attempt was lost when its gateway stopped', dropRequest: !(await runner!.keepsRequest(job)) });
+        if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode: 'lease_expired', errorMessage: 'the last attempt was lost when its gateway stopped', dropRequest: !(await runner!.keepsRequest(job)) })) {
+          await reportFailed(job, 'lease_expired');
+        }
         return;
       }
       await jobsRepo.startAttempt(db, { jobId: job.id, attempt, gateway });
@@ -137,7 +148,9 @@ export function createJobQueue(options: JobQueueOptions) {
         if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'pending', runAt, errorCode, errorMessage, dropRequest: false })) wakeAt(runAt);
         return;
       }
-      await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode, errorMessage, dropRequest: !(await keepsRequest()) });
+      if (await jobsRepo.settleJob(db, job.id, gateway, { status: 'failed', errorCode, errorMessage, dropRequest: !(await keepsRequest()) })) {
+        await reportFailed(job, errorCode);
+      }
     } catch (err) {
       // The database went away mid-job: the lease runs out and another attempt picks it up.
       logger.warn({ jobId: job.id, err: { message: (err as Error).message } }, 'settling a job failed; its lease will expire and it runs again');

@@ -124,6 +124,17 @@ export function createFunctionService(deps: {
     // Nothing the function produced leaves until every secret read it made is on the audit trail.
     // A read still in flight at the deadline writes its own row from here on.
     const auditRows = reader.auditRows!;
+    // A failure is an `invocation.failed` event (api/events), committed with the reads. Not for work an
+    // event started: a subscriber whose function fails would otherwise feed itself (its job's failure
+    // is still reported, as executor.job.failed, at a bounded chain depth). Refused-at-the-door
+    // overloads ran nothing and are not events.
+    if (!outcome.ok && who.trigger !== 'event' && outcome.code !== 'overloaded') {
+      auditRows.push({
+        action: 'invocation.failed', outcome: 'allowed', actorId: who.principalId, actorKind: who.executor ? 'executor' : null,
+        requestId: who.requestId, workspaceId: workspace.id, workspace: workspace.name, function: fn.name, invocationId,
+        detail: { code: outcome.code, functionVersion: version, trigger: who.trigger, ...(who.executor ? { executor: who.executor.name, jobId: who.executor.jobId } : {}) },
+      });
+    }
     reader.auditRows = undefined;
     if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
       logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');

@@ -25,6 +25,7 @@ import { createPipelineService } from '../pipelines/service.ts';
 import { pipelineResolver } from '../pipelines/graphql.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { createJobQueue } from '../jobs/queue.ts';
+import * as executorsRepo from '../../db/repos/executors.ts';
 import { createExecutorService } from '../executors/service.ts';
 import { createEgressPolicy } from '../egress/policy.ts';
 import type { Config } from '../config.ts';
@@ -73,7 +74,18 @@ export function createServices(deps: ServiceDeps) {
     db, audit, workspaces, secrets, runtime: deps.runtime, logger: deps.logger, invocationRetentionMs: deps.invocationRetentionMs,
     accessCache: deps.accessCache, metrics,
   });
-  const queue = createJobQueue({ db, logger: deps.logger, ...deps.jobs, listen: deps.listen, notify: deps.notify });
+  const queue = createJobQueue({
+    db, logger: deps.logger, ...deps.jobs, listen: deps.listen, notify: deps.notify,
+    // A job that failed for good is an `executor.job.failed` event (api/events): its audit row is the outbox.
+    onFailed: async (job, errorCode) => {
+      const found = await executorsRepo.findExecutorWithWorkspace(db, job.executorId);
+      await audit.append({
+        action: 'executor.job.failed', outcome: 'allowed', actorId: job.executorId, actorKind: 'executor',
+        workspaceId: job.workspaceId, workspace: found?.workspace.name ?? null,
+        detail: { executor: found?.executor.name ?? null, executorId: job.executorId, jobId: job.id, trigger: job.trigger, attempts: job.attempts, errorCode, depth: job.depth },
+      });
+    },
+  });
   return {
     metrics,
     audit,

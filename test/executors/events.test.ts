@@ -95,6 +95,24 @@ describe('event triggers', () => {
     expect(d[0].body.event.version).toBe(1);
   });
 
+  it('a failed invocation and a failed job are events of their workspace, with codes and never the message', async () => {
+    const SECRETISH = `boom-${crypto.randomBytes(8).toString('hex')}`;
+    ok(await w.putExecutor('failures', { trigger: { kind: 'event', events: ['invocation.failed', 'executor.job.failed'] }, target: { kind: 'webhook', url: `${base}/failures` } }), 201);
+    ok(await w.deploy('breaks', `export default async () => { throw new Error(${JSON.stringify(SECRETISH)}); }`), 201);
+    ok(await w.putExecutor('breaks-hook', { trigger: { kind: 'webhook', auth: { mode: 'bearer' } }, target: { kind: 'function', function: 'breaks' }, retry: { maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10 } }), 201);
+    expect((await w.s.request('POST', `/v1/workspaces/${w.ws}/functions/breaks/invoke`, { body: {} })).status).toBe(422);
+    const jobId = ok(await w.s.request('POST', `/v1/workspaces/${w.ws}/executors/breaks-hook/trigger`, { body: {} }), 202).body.jobId as string;
+    const got = await until(() => (at('/failures').length >= 3 ? at('/failures') : undefined));
+    await new Promise((r) => setTimeout(r, 500)); // and nothing more: the subscriber hears nothing of its own jobs
+    const events = at('/failures').map((r) => r.body.event);
+    expect(events.map((e) => [e.type, e.trigger ?? e.job?.trigger, e.code ?? e.job?.errorCode])).toEqual([
+      ['invocation.failed', 'api', 'function_error'], ['invocation.failed', 'manual', 'function_error'], ['executor.job.failed', 'manual', 'function_error'],
+    ]);
+    expect(events[0]).toMatchObject({ workspace: w.ws, function: 'breaks', invocationId: expect.stringMatching(/^inv_/), version: 1 });
+    expect(events[2].job).toMatchObject({ id: jobId, executor: 'breaks-hook', attempts: 1 });
+    expect(JSON.stringify(got)).not.toContain(SECRETISH);
+  });
+
   it('refuses at PUT a subscription to a vault the workspace cannot read', async () => {
     const r = await w.putExecutor('spy', { trigger: { kind: 'event', events: ['secret.version.created'], filter: { vault: 'prod-foreign' } }, target: { kind: 'webhook', url: `${base}/spy` } });
     expect([r.status, r.body.error.code]).toEqual([403, 'forbidden']);
