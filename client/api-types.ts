@@ -8879,7 +8879,7 @@ export interface components {
             };
         };
         EventTrigger: {
-            events: ("secret.version.created" | "secret.version.state_changed" | "secret.deleted" | "grant.created" | "grant.deleted" | "function.deployed")[];
+            events: ("secret.version.created" | "secret.version.state_changed" | "secret.deleted" | "grant.created" | "grant.deleted" | "function.deployed" | "invocation.failed" | "executor.job.failed")[];
             /** @description Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on */
             filter?: {
                 function?: string;
