@@ -9,11 +9,12 @@ import { registerServiceAccounts } from './service-accounts.ts';
 import { registerFunctions } from './functions.ts';
 import { registerAudit } from './audit.ts';
 import { registerPipelines } from './pipelines.ts';
+import { registerExecutors } from './executors.ts';
 import { registerExec } from './exec.ts';
 import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerAudit, registerExec, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerServer, registerCompletion,
 ];
