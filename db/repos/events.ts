@@ -6,7 +6,12 @@ import { auditEvents, eventCursor, executors, vaultGrants, vaults, workspaces } 
 
 /** The cursor, locked for this transaction; created at the current end of the trail the first time. */
 export async function lockCursor(tx: Db): Promise<number> {
-  await tx.insert(eventCursor).values({ id: 1, lastSeq: sql`coalesce((select max(seq) from ${auditEvents}), 0)` }).onConflictDoNothing();
+  // The first time: start just before the oldest event executor, so that a change committed between
+  // its creation and this first dispatch is not skipped (each executor still ignores older rows).
+  await tx.insert(eventCursor).values({
+    id: 1,
+    lastSeq: sql.raw(`coalesce((select max(a.seq) from audit_events a where a.at < (select min(e.created_at) from executors e where e.trigger->>'kind' = 'event')), 0)`),
+  }).onConflictDoNothing();
   const [row] = await tx.select().from(eventCursor).where(eq(eventCursor.id, 1)).for('update');
   return row.lastSeq;
 }
