@@ -8,7 +8,7 @@ import { inTransaction, type Db } from '../../db/client.ts';
 import * as eventsRepo from '../../db/repos/events.ts';
 import * as jobsRepo from '../../db/repos/jobs.ts';
 import { newId } from '../crypto/credentials.ts';
-import { RUNTIME_READ_ROLES } from '../policy/roles.ts';
+import { decideFunctionRead } from '../policy/grants.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../jobs/retry-policy.ts';
 import type { EventTrigger, EventType } from '../executors/schemas.ts';
@@ -90,7 +90,10 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
         if (rows.length === 0) return { jobs: 0, more: false };
         const subscribers = await eventsRepo.listEventExecutors(tx);
         const roles = await eventsRepo.workspaceVaultRoles(tx, [...new Set(subscribers.map((s) => s.workspace.id))]);
-        const readable = new Set(roles.filter((r) => r.role && RUNTIME_READ_ROLES.includes(r.role)).flatMap((r) => [`${r.workspaceId}\0id\0${r.vaultId}`, `${r.workspaceId}\0name\0${r.vaultName}`]));
+        // The same rule as an executor's own reads (secrets.ts, executorMayRead): an expired grant, or
+        // one limited to named functions, does not let an executor hear of the vault.
+        const now = Date.now();
+        const readable = new Set(roles.filter((r) => r.role && decideFunctionRead({ ...r, role: r.role }, { now, functionName: '' }).allowed).flatMap((r) => [`${r.workspaceId}\0id\0${r.vaultId}`, `${r.workspaceId}\0name\0${r.vaultName}`]));
         let n = 0;
         for (const row of rows) {
           const type = ACTION_EVENTS[row.action];

@@ -40,7 +40,10 @@ export async function listEventExecutors(tx: Db) {
 /** Vault ids (by id, or by name where a row has none) on which each workspace holds a grant, with its role. */
 export async function workspaceVaultRoles(tx: Db, workspaceIds: string[]) {
   if (workspaceIds.length === 0) return [];
-  return tx.select({ workspaceId: vaultGrants.workspaceId, vaultId: vaults.id, vaultName: vaults.name, role: vaultGrants.role })
+  return tx.select({
+    workspaceId: vaultGrants.workspaceId, vaultId: vaults.id, vaultName: vaults.name,
+    role: vaultGrants.role, functions: vaultGrants.functions, secrets: vaultGrants.secrets, expiresAt: vaultGrants.expiresAt,
+  })
     .from(vaultGrants).innerJoin(vaults, eq(vaults.id, vaultGrants.vaultId))
     .where(inArray(vaultGrants.workspaceId, workspaceIds));
 }
