@@ -5,6 +5,7 @@
 //   - jobs completed per second: a burst of async deliveries at concurrency 16, timed from the first
 //     accept until the last job has finished; by one gateway, and with PostgreSQL also by two gateways
 //     on the same database (deliveries split between them; either may run any job).
+import { sampleTimes } from './sample.ts';
 type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; text: string }>;
 
 export interface ExecutorFigures {
@@ -40,16 +41,7 @@ export async function executorBench(call: Call, workspace: string, seconds: numb
   const acceptOn = (via: Call) => async () => { if ((await via('POST', asyncPath, { name: 'bench' }, noAuth)).status !== 202) errors++; };
   const accept = acceptOn(call);
 
-  const sample = async (op: () => Promise<void>, s: number) => {
-    const times: number[] = [];
-    const end = performance.now() + s * 1000;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      await op();
-      times.push(performance.now() - t0);
-    }
-    return times.sort((a, b) => a - b);
-  };
+  const sample = sampleTimes;
   for (const op of [direct, syncHook]) await sample(op, 0.5);
   if (errors > 0) throw new Error(`the executor bench failed ${errors} times while warming up`);
   // Interleaved rounds, so drift on a shared machine hits both sides alike.

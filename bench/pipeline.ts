@@ -1,6 +1,8 @@
 // The pipeline figure of `npm run bench`: a three-step pipeline over GraphQL (POST .../graphql,
 // steps passing results along, no expressions) against three direct invocations in a row and
 // against one hello invocation, all at concurrency 1. Target: pipeline p50 <= 2 x one hello.
+import { sampleTimes } from './sample.ts';
+
 type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; text: string }>;
 
 export interface PipelineFigures {
@@ -40,17 +42,7 @@ export async function pipelineBench(call: Call, workspace: string, seconds: numb
   const three = async () => { await invoke('step'); await invoke('step'); await invoke('step'); };
   const hello = () => invoke('hello');
 
-  const p50 = async (op: () => Promise<void>, s: number) => {
-    const times: number[] = [];
-    const end = performance.now() + s * 1000;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      await op();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return round(quantile(times, 0.5));
-  };
+  const p50 = async (op: () => Promise<void>, s: number) => round(quantile(await sampleTimes(op, s), 0.5));
   for (const op of [pipeline, three, hello]) await p50(op, 0.5); // warm-up: isolates, caches, schema
   if (errors > 0) throw new Error(`the pipeline bench failed ${errors} times while warming up`);
   errors = 0;
