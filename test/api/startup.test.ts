@@ -58,7 +58,7 @@ describe('bootstrap', () => {
     expect((await me(second.running, key)).status).toBe(200);
     await second.running.close();
     expect(logs.join('')).not.toContain(key);
-  });
+  }, 90_000); // two full starts with their workers: slow when the machine is loaded
 
   it('COFFER_BOOTSTRAP_ADMIN_KEY is honoured and never shown back', async () => {
     const db = await newDatabase();
