@@ -177,15 +177,19 @@ value = { env = "API_TOKEN", version = 1 }
   it('--prune deletes only resources this project created, lists each delete, and asks for them', async () => {
     await u.ok(['vault', 'create', 'by-hand']);
     await u.ok(['fn', 'deploy', 'billing', 'manual', path.join(dir, 'other.js')]);
-    // Dropping the pipeline and the executor from the file.
+    // Dropping the pipeline and the executor from the file (the api-token secret went earlier).
     tomlPath = write(projectToml(member.id, { timeoutMs: 6000, stripeVersion: 3 }).replace(/\[executors[\s\S]*$/, ''));
     const noPrune = await plan(['--json']);
     expect(noPrune.json.changes).toEqual([]);
-    expect(noPrune.json.warnings.join('\n')).toContain('2 resources created by project "billing-app" are no longer in the file and left alone (--prune deletes them): executor billing/stripe-events, pipeline billing/quote');
+    expect(noPrune.json.warnings.join('\n')).toContain('3 resources created by project "billing-app" are no longer in the file and left alone (--prune deletes them): executor billing/stripe-events, pipeline billing/quote, secret payments/api-token');
 
     const p = await plan(['--prune']);
-    expect(p.stdout).toContain('  - executor billing/stripe-events  (created by this project, no longer in the file)\n  - pipeline billing/quote  (created by this project, no longer in the file)');
-    expect(p.stdout).toContain('Plan: 0 to create, 0 to change, 2 to delete.');
+    expect(p.stdout).toContain([
+      '  - executor billing/stripe-events  (created by this project, no longer in the file)',
+      '  - pipeline billing/quote  (created by this project, no longer in the file)',
+      '  - secret payments/api-token  (created by this project, no longer in the file)',
+    ].join('\n'));
+    expect(p.stdout).toContain('Plan: 0 to create, 0 to change, 3 to delete.');
     expect(p.stdout).not.toContain('by-hand');
     expect(p.stdout).not.toContain('manual');
 
@@ -195,10 +199,11 @@ value = { env = "API_TOKEN", version = 1 }
     expect((await s.request('GET', '/v1/workspaces/billing/executors/stripe-events')).status).toBe(200);
 
     const a = await apply(['--prune'], { STRIPE_KEY: 'sk_live_two' });
-    expect(a.stdout).toContain('Applied: 0 created, 0 changed, 2 deleted.');
+    expect(a.stdout).toContain('Applied: 0 created, 0 changed, 3 deleted.');
     expect(a.stderr.indexOf('deleted executor billing/stripe-events')).toBeLessThan(a.stderr.indexOf('deleted pipeline billing/quote'));
     expect((await s.request('GET', '/v1/workspaces/billing/executors/stripe-events')).status).toBe(404);
     expect((await s.request('GET', '/v1/workspaces/billing/pipelines/quote')).status).toBe(404);
+    expect((await s.request('GET', '/v1/vaults/payments/secrets/api-token')).status).toBe(404);
     expect((await s.request('GET', '/v1/vaults/by-hand')).status).toBe(200);
     expect((await s.request('GET', '/v1/workspaces/billing/functions/manual')).status).toBe(200);
     expect((await plan(['--prune', '--json'])).json.changes).toEqual([]);
