@@ -59,7 +59,12 @@ export async function applyPlan(client: CofferClient, plan: Plan, options: Apply
   const cache = () => new Map<string, Promise<unknown>>();
   const byOrder = (a: Change, b: Change) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
 
-  for (const c of plan.changes.filter((c) => c.action !== 'delete').sort(byOrder)) {
+  // Claim every resource about to change first: if another project manages one, the server says
+  // 409 now, before anything has been changed.
+  const writes = plan.changes.filter((c) => c.action !== 'delete').sort(byOrder);
+  if (writes.length) await record(writes.map((c) => ({ kind: c.kind, key: c.key })));
+
+  for (const c of writes) {
     const id = address(c.kind, c.key);
     const d = internals.desired.get(id)!;
     const value = values.get(id);
