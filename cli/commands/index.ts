@@ -13,8 +13,9 @@ import { registerExecutors } from './executors.ts';
 import { registerExec } from './exec.ts';
 import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
+import { registerRun } from './run.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerRun, registerServer, registerCompletion,
 ];
