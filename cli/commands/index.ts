@@ -14,8 +14,9 @@ import { registerExec } from './exec.ts';
 import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
 import { registerRun } from './run.ts';
+import { registerInit } from './init.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerRun, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerServer, registerCompletion,
 ];
