@@ -9,6 +9,7 @@ import { parseJsonArgument, readFileText } from '../input.ts';
 import { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits, type LogLine } from '../../runtime/index.ts';
 import { createLocalSources, describeSource } from '../local/sources.ts';
 import { remoteSecretReader } from '../local/remote.ts';
+import { findProjectRoot } from '../local/project-root.ts';
 import { createLocalRuntime, runFunctionLocally, type SecretReadRecord } from '../local/run-function.ts';
 
 interface RunOptions {
@@ -62,8 +63,9 @@ export function registerRun(program: Command) {
       const limits = { timeoutMs: limit(opts.timeout, 'timeoutMs', '--timeout'), memoryMb: limit(opts.memory, 'memoryMb', '--memory') };
       const code = readFileText(file);
       const remote = opts.remote ? remoteSecretReader(ctx.client(), ctx.connection().url) : undefined;
-      // The project root is looked for from the function's own directory: the file decides the project.
-      const sources = createLocalSources({ cwd: path.dirname(path.resolve(file)), remote });
+      // The project around the working directory; run from outside any project, the one around the file.
+      const root = findProjectRoot(process.cwd()) ?? findProjectRoot(path.dirname(path.resolve(file)));
+      const sources = createLocalSources({ root, remote });
       const runtime = createLocalRuntime();
       let result;
       try {

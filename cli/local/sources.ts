@@ -33,14 +33,17 @@ export interface LocalSecretSources {
   root: string | undefined;
   /** The secrets file consulted (it may not exist), if there is a project root. */
   secretsFile: string | undefined;
+  /** The whole order, the server last when there is a remote source. */
   resolve(vault: string, name: string): Promise<ResolvedSecret>;
+  /** The environment and the secrets file only (what `coffer dev` and apply's `secretValue` use). */
+  resolveLocal(vault: string, name: string): ResolvedSecret;
 }
 
 export interface LocalSourceOptions {
   /** Where to look for the project root (default: the working directory). */
   cwd?: string;
-  /** A root already found (skips the search). */
-  root?: string;
+  /** A root already found, or undefined for none (either skips the search). */
+  root?: string | undefined;
   env?: NodeJS.ProcessEnv;
   remote?: RemoteSecretReader;
 }
@@ -113,22 +116,24 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(s) ? s : `'${
 /** Finds the project root and loads its secrets file once; a refused file fails here, before anything runs. */
 export function createLocalSources(options: LocalSourceOptions = {}): LocalSecretSources {
   const env = options.env ?? process.env;
-  const root = options.root ?? findProjectRoot(options.cwd ?? process.cwd());
+  const root = 'root' in options ? options.root : findProjectRoot(options.cwd ?? process.cwd());
   const secretsFile = root ? secretsFilePath(root) : undefined;
   const fileValues = secretsFile ? loadSecretsFile(secretsFile) : undefined;
+  const resolveLocal = (vault: string, name: string): ResolvedSecret => {
+    const variable = envVariableName(vault, name);
+    const fromEnv = env[variable];
+    if (fromEnv !== undefined) return { value: fromEnv, source: { kind: 'env', variable } };
+    const fromFile = fileValues?.get(vault)?.get(name);
+    if (fromFile !== undefined) return { value: fromFile, source: { kind: 'file', path: secretsFile! } };
+    return { value: undefined, source: { kind: 'none' } };
+  };
   return {
-    root, secretsFile,
+    root, secretsFile, resolveLocal,
     async resolve(vault, name) {
-      const variable = envVariableName(vault, name);
-      const fromEnv = env[variable];
-      if (fromEnv !== undefined) return { value: fromEnv, source: { kind: 'env', variable } };
-      const fromFile = fileValues?.get(vault)?.get(name);
-      if (fromFile !== undefined) return { value: fromFile, source: { kind: 'file', path: secretsFile! } };
-      if (options.remote) {
-        const value = await options.remote.read(vault, name);
-        return { value, source: value === undefined ? { kind: 'none' } : { kind: 'remote', url: options.remote.url } };
-      }
-      return { value: undefined, source: { kind: 'none' } };
+      const local = resolveLocal(vault, name);
+      if (local.source.kind !== 'none' || !options.remote) return local;
+      const value = await options.remote.read(vault, name);
+      return { value, source: value === undefined ? { kind: 'none' } : { kind: 'remote', url: options.remote.url } };
     },
   };
 }
