@@ -15,8 +15,9 @@ import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
 import { registerRun } from './run.ts';
 import { registerInit } from './init.ts';
+import { registerDev } from './dev.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerDev, registerServer, registerCompletion,
 ];
