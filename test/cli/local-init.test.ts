@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, it, expect, afterAll } from 'vitest';
 import { cliUser } from '../support/cli.ts';
 
@@ -60,5 +61,15 @@ describe('coffer init', { timeout: 120_000 }, () => {
     expect(text.startsWith('node_modules\n.coffer/data/\n')).toBe(true);
     expect(text.split('\n').filter((l) => l === '.coffer/data/')).toHaveLength(1);
     expect(text.split('\n')).toContain('.coffer/secrets.toml');
+  });
+
+  it('shell completion offers init, run and dev with their options', async () => {
+    const script = path.join(u.configDir, 'coffer.bash');
+    fs.writeFileSync(script, (await u.ok(['completion', 'bash'])).stdout);
+    const complete = (words: string[]) => execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _coffer; echo "\${COMPREPLY[*]}"`, script], { encoding: 'utf8' }).trim();
+    expect(complete(['coffer', 'ru'])).toBe('run');
+    expect(complete(['coffer', 'run', '--ex']).split(' ')).toEqual(['--explain', '--expose-secrets']);
+    expect(complete(['coffer', 'init', '--fo'])).toBe('--force');
+    expect(complete(['coffer', 'de']).split(' ')).toContain('dev');
   });
 });
