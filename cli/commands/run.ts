@@ -1,6 +1,7 @@
 // `coffer run FILE.js`: runs a function on this machine in the server's sandbox, with secret
 // values from the local sources (cli/local/sources.ts). No server and no database are needed
 // unless --remote asks for the server's values.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { run, setExitCode, type Context } from '../context.ts';
@@ -9,7 +10,8 @@ import { parseJsonArgument, readFileText } from '../input.ts';
 import { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits, type LogLine } from '../../runtime/index.ts';
 import { createLocalSources, describeSource } from '../local/sources.ts';
 import { remoteSecretReader } from '../local/remote.ts';
-import { findProjectRoot } from '../local/project-root.ts';
+import { findProjectRoot, PROJECT_FILE } from '../local/project-root.ts';
+import { loadDevProject } from '../local/dev-project.ts';
 import { createLocalRuntime, runFunctionLocally, type SecretReadRecord } from '../local/run-function.ts';
 
 interface RunOptions {
@@ -48,6 +50,18 @@ function explain(ctx: Context, reads: SecretReadRecord[], secretsFile: string | 
   }
 }
 
+/** The function coffer.toml declares with this file, if any; a coffer.toml that cannot be read only warns. */
+function declaredFunction(ctx: Context, root: string, file: string) {
+  const toml = path.join(root, PROJECT_FILE);
+  if (!fs.existsSync(toml)) return undefined;
+  try {
+    return Object.values(loadDevProject(toml).functions).find((f) => f.path === file);
+  } catch (err) {
+    ctx.out.warn(`ignoring ${toml} for this run's limits: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 export function registerRun(program: Command) {
   program.command('run <file>')
     .description('Run a function file on this machine in the server\'s sandbox; secrets from COFFER__<VAULT>__<NAME>, then .coffer/secrets.toml, then (--remote) the server')
@@ -60,16 +74,22 @@ export function registerRun(program: Command) {
     .option('--expose-secrets', 'do not redact secret values from the result (logs and errors always are)')
     .action(run(async (ctx, file: string, opts: RunOptions) => {
       const args = readArgs(opts);
-      const limits = { timeoutMs: limit(opts.timeout, 'timeoutMs', '--timeout'), memoryMb: limit(opts.memory, 'memoryMb', '--memory') };
       const code = readFileText(file);
       const remote = opts.remote ? remoteSecretReader(ctx.client(), ctx.connection().url) : undefined;
       // The project around the working directory; run from outside any project, the one around the file.
       const root = findProjectRoot(process.cwd()) ?? findProjectRoot(path.dirname(path.resolve(file)));
       const sources = createLocalSources({ root, remote });
+      // A file coffer.toml deploys runs with the limits it declares there, unless a flag says otherwise.
+      const declared = root ? declaredFunction(ctx, root, path.resolve(file)) : undefined;
+      const limits = {
+        timeoutMs: opts.timeout === undefined && declared?.timeoutMs !== undefined ? declared.timeoutMs : limit(opts.timeout, 'timeoutMs', '--timeout'),
+        memoryMb: opts.memory === undefined && declared?.memoryMb !== undefined ? declared.memoryMb : limit(opts.memory, 'memoryMb', '--memory'),
+      };
+      const exposeSecrets = Boolean(opts.exposeSecrets ?? declared?.exposeSecrets);
       const runtime = createLocalRuntime();
       let result;
       try {
-        result = await runFunctionLocally(runtime, { code, args, limits, exposeSecrets: Boolean(opts.exposeSecrets), sources });
+        result = await runFunctionLocally(runtime, { code, args, limits, exposeSecrets, sources });
       } finally {
         await runtime.close();
       }

@@ -171,6 +171,19 @@ describe('coffer run, local sources', { timeout: 120_000 }, () => {
     expect(r.stderr).toContain('[timeout]');
     expect((await u.run(['run', 'functions/spin.js', '--timeout', '999999'], { cwd: p.root })).code).toBe(2);
   });
+
+  it('a file that coffer.toml declares as a function runs with the limits declared there', async () => {
+    p.write('functions/spin.js', 'export default () => { for (;;) {} }');
+    p.write('coffer.toml', '[functions.spin]\nworkspace = "main"\nfile = "functions/spin.js"\ntimeoutMs = 300\n');
+    try {
+      const r = await u.run(['run', 'spin.js', '--json'], { cwd: path.join(p.root, 'functions') });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'timeout' } });
+      expect(JSON.parse(r.stdout).error.message).toContain('300 ms');
+    } finally {
+      p.write('coffer.toml', '# a project\n');
+    }
+  });
 });
 
 describe('coffer run --remote', { timeout: 180_000 }, () => {
