@@ -34,6 +34,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { metricsRoutes } from './metrics/routes.ts';
 import type { Config } from './config.ts';
 import { executorRoutes } from './executors/routes.ts';
+import { projectRoutes } from './projects/routes.ts';
 import { hookRoutes } from './executors/webhooks.ts';
 import { loadConfig } from './config.ts';
 
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', groupRoutes(services.groups));
   app.route('/', accessRoutes(services.accessReport));
   app.route('/', executorRoutes(services.executors));
+  app.route('/', projectRoutes(services.projects));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http', scheme: 'bearer', description: 'An API key (coffer_...) or an OAuth 2.0 access token (JWT)',

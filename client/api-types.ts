@@ -2090,6 +2090,200 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resources applies of this coffer.toml project created (the project's first principal, or an admin); none for an unknown project */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Owned resources */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            resources: components["schemas"]["ManagedResource"][];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, invalid_json, invalid_request) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid credentials (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed (forbidden) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not visible to you (not_found) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflicts with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body or value too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Database unavailable (unavailable) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Record (set) or forget (remove) owned resources in one transaction; the first call creates the project for the caller. 409 conflict if another project owns one. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    project: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ManagedResourceChange"];
+                };
+            };
+            responses: {
+                /** @description The project's resources after the change */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            resources: components["schemas"]["ManagedResource"][];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, invalid_json, invalid_request) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid credentials (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed (forbidden) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found, or not visible to you (not_found) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflicts with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body or value too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Database unavailable (unavailable) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/service-accounts": {
         parameters: {
             query?: never;
@@ -4615,18 +4809,20 @@ export interface paths {
                 content: {
                     "application/json": {
                         description?: string;
+                        /** @description Create no new version when the value equals the latest version's (compared server-side, in constant time, after decrypting it); the answer then has `changed: false` and that version */
+                        ifChanged?: boolean;
                         value: string;
                     };
                 };
             };
             responses: {
-                /** @description New version of an existing secret */
+                /** @description New version of an existing secret, or (ifChanged) the unchanged latest one */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Secret"];
+                        "application/json": components["schemas"]["SecretWrite"];
                     };
                 };
                 /** @description Created */
@@ -4635,7 +4831,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Secret"];
+                        "application/json": components["schemas"]["SecretWrite"];
                     };
                 };
                 /** @description Invalid request (validation_failed, invalid_json, invalid_request) */
@@ -9116,6 +9312,35 @@ export interface components {
             level: "log" | "info" | "warn" | "error" | "debug";
             message: string;
         };
+        ManagedResource: {
+            /** Format: date-time */
+            appliedAt: string;
+            appliedBy: string;
+            /** @description A hash of what the last apply set (never of a secret value): a different server state is drift */
+            fingerprint: string | null;
+            key: string;
+            /** @enum {string} */
+            kind: "vault" | "secret" | "workspace" | "member" | "grant" | "function" | "executor" | "pipeline";
+            /** @description Secrets: the write-only value version last applied */
+            valueVersion: number | null;
+        };
+        ManagedResourceChange: {
+            /** @default [] */
+            remove: {
+                key: string;
+                /** @enum {string} */
+                kind: "vault" | "secret" | "workspace" | "member" | "grant" | "function" | "executor" | "pipeline";
+            }[];
+            /** @default [] */
+            set: {
+                fingerprint?: string | null;
+                key: string;
+                /** @enum {string} */
+                kind: "vault" | "secret" | "workspace" | "member" | "grant" | "function" | "executor" | "pipeline";
+                /** @description Omitted or null: keep the recorded one */
+                valueVersion?: number | null;
+            }[];
+        };
         OAuthError: {
             error: string;
             error_description?: string;
@@ -9304,6 +9529,12 @@ export interface components {
             destroyedAt: string | null;
             /** @enum {string} */
             state: "enabled" | "disabled" | "destroyed";
+            version: number;
+        };
+        SecretWrite: components["schemas"]["Secret"] & {
+            /** @description false when ifChanged found the value equal and wrote nothing */
+            changed: boolean;
+            /** @description The version written, or with ifChanged and an equal value, the existing latest one */
             version: number;
         };
         ServiceAccount: {

@@ -453,3 +453,29 @@ export type ExecutorRow = typeof executors.$inferSelect;
 export type JobRow = typeof jobs.$inferSelect;
 export type JobAttemptRow = typeof jobAttempts.$inferSelect;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/**
+ * A coffer.toml project (its `project` name): who first applied it. Only that principal (and
+ * admins) may read or change what the project owns.
+ */
+export const projects = pgTable('projects', {
+  name: text('name').primaryKey(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * The resources an apply of a project created or last set: the label `--prune` goes by, the
+ * fingerprint of what apply set (never of a secret value) for drift, and the write-only value
+ * version last applied. A resource has at most one owning project. Keys are addresses such as
+ * `payments/stripe-key`, not ids: a resource deleted and re-created by hand keeps its label.
+ */
+export const managedResources = pgTable('managed_resources', {
+  kind: text('kind').notNull(),
+  key: text('key').notNull(),
+  project: text('project').notNull().references(() => projects.name, { onDelete: 'cascade' }),
+  fingerprint: text('fingerprint'),
+  valueVersion: integer('value_version'),
+  appliedBy: text('applied_by').notNull(),
+  appliedAt: timestamp('applied_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.kind, t.key] }), index('managed_resources_project_idx').on(t.project)]);

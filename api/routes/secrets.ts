@@ -13,6 +13,10 @@ const SecretSchema = z.object({
   name: z.string(), description: z.string().nullable(), latestVersion: z.number().int(),
   createdAt: Timestamp, createdBy: z.string(), updatedAt: Timestamp, updatedBy: z.string(),
 }).openapi('Secret');
+const WriteSchema = SecretSchema.extend({
+  version: z.number().int().openapi({ description: 'The version written, or with ifChanged and an equal value, the existing latest one' }),
+  changed: z.boolean().openapi({ description: 'false when ifChanged found the value equal and wrote nothing' }),
+}).openapi('SecretWrite');
 const VersionSchema = z.object({
   version: z.number().int(), state: z.enum(VERSION_STATES), createdAt: Timestamp, createdBy: z.string(), destroyedAt: Timestamp.nullable(),
 }).openapi('SecretVersion');
@@ -32,12 +36,15 @@ export function secretRoutes(secrets: SecretService) {
 
   r.openapi(createRoute({ method: 'put', path: '/v1/vaults/{vault}/secrets/{name}', tags, security: BEARER,
     summary: 'Write a value: creates the secret or adds a new version (writer). Values up to 64 KiB.',
-    request: { params: SecretParams, body: jsonBody(z.strictObject({ value: z.string(), description: z.string().max(1024).optional() })) },
-    responses: { 200: jsonResponse(SecretSchema, 'New version of an existing secret'), 201: jsonResponse(SecretSchema, 'Created'), ...commonErrors } }),
+    request: { params: SecretParams, body: jsonBody(z.strictObject({
+      value: z.string(), description: z.string().max(1024).optional(),
+      ifChanged: z.boolean().optional().openapi({ description: 'Create no new version when the value equals the latest version\'s (compared server-side, in constant time, after decrypting it); the answer then has `changed: false` and that version' }),
+    })) },
+    responses: { 200: jsonResponse(WriteSchema, 'New version of an existing secret, or (ifChanged) the unchanged latest one'), 201: jsonResponse(WriteSchema, 'Created'), ...commonErrors } }),
   async (c) => {
     const { vault, name } = c.req.valid('param');
-    const { secret, version } = await secrets.put(actorOf(c), vault, name, c.req.valid('json'));
-    return c.json(presentSecret(secret), version === 1 ? 201 : 200);
+    const { secret, version, changed } = await secrets.put(actorOf(c), vault, name, c.req.valid('json'));
+    return c.json({ ...presentSecret(secret), version, changed }, version === 1 && changed ? 201 : 200);
   });
 
   r.openapi(createRoute({ method: 'get', path: '/v1/vaults/{vault}/secrets/{name}', tags, security: BEARER, summary: 'Secret metadata (writer)',

@@ -16,6 +16,7 @@ import { createFailureLimiter } from './rate-limit.ts';
 import { createFunctionService } from './functions.ts';
 import { createAccessReport } from './access-report.ts';
 import { createGroupService } from '../groups/groups-service.ts';
+import { createProjectService } from '../projects/service.ts';
 import type { Runtime } from '../../runtime/index.ts';
 import type { Logger } from '../logger.ts';
 import type { AccessCachePolicy } from '../../db/access-cache.ts';
@@ -113,6 +114,7 @@ export function createServices(deps: ServiceDeps) {
     serviceAccounts: createServiceAccountService({ db, audit, issueKey: users.issueKey }),
     auditQuery: createAuditQueryService({ db, audit, authorizeVault }),
     groups: createGroupService({ db, audit }),
+    projects: createProjectService({ db, audit }),
     accessReport: createAccessReport({ db, authorizeVault }),
   };
 }

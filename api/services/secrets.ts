@@ -12,6 +12,17 @@ import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
 import { decidedThrough, decideFunctionRead, type GrantTerms } from '../policy/grants.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
+import crypto from 'node:crypto';
+
+/**
+ * Constant-time equality that hides the lengths too: both sides go through HMAC under a key made
+ * for this one comparison, and the digests are compared with timingSafeEqual.
+ */
+function sameValue(a: string, b: string): boolean {
+  const key = crypto.randomBytes(32);
+  const digest = (v: string) => crypto.createHmac('sha256', key).update(v, 'utf8').digest();
+  return crypto.timingSafeEqual(digest(a), digest(b));
+}
 
 export const MAX_VALUE_BYTES = 64 * 1024;
 
@@ -70,12 +81,25 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
       return secretsRepo.listSecrets(db, vault.id);
     },
 
-    async put(actor: Actor, vaultName: string, name: string, input: { value: string; description?: string }) {
+    /**
+     * Writes a new version. With `ifChanged`, a value equal to the latest version's (if that one is
+     * enabled) creates nothing and answers that version with `changed: false`: re-applying a value
+     * is idempotent without anyone keeping a hash of it.
+     */
+    async put(actor: Actor, vaultName: string, name: string, input: { value: string; description?: string; ifChanged?: boolean }) {
       const { vault, grant } = await authorizeVault(actor, vaultName, 'secrets.write', { secret: name });
       if (Buffer.byteLength(input.value, 'utf8') > MAX_VALUE_BYTES) {
         throw new CofferError('value_too_large', `secret values are limited to ${MAX_VALUE_BYTES} bytes`);
       }
       return inTransaction(db, async (tx) => {
+        if (input.ifChanged) {
+          const existing = await secretsRepo.findSecret(tx, vault.id, name);
+          const latest = existing && await secretsRepo.findVersion(tx, existing.id, existing.latestVersion);
+          if (existing && latest?.state === 'enabled' && sameValue(openVersion(vault.id, name, latest), input.value)) {
+            await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version: latest.version, detail: { ...decidedThrough(grant), unchanged: true }, ...actorFields(actor) }, tx);
+            return { secret: existing, version: latest.version, changed: false };
+          }
+        }
         const secret = await secretsRepo.reserveNextVersion(tx, {
           id: newId('sec'), vaultId: vault.id, name, description: input.description, actorId: actor.principal.id,
         });
@@ -83,7 +107,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         const sealed = seal(keyring, input.value, secretAad(vault.id, name, version));
         await secretsRepo.insertVersion(tx, { secretId: secret.id, version, ...sealed, createdBy: actor.principal.id });
         await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version, detail: decidedThrough(grant), ...actorFields(actor) }, tx);
-        return { secret, version };
+        return { secret, version, changed: true };
       });
     },
 
