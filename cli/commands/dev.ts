@@ -11,7 +11,8 @@ import { CliError, describeError, EXIT, UsageError } from '../errors.ts';
 import { findProjectRoot, PROJECT_FILE } from '../local/project-root.ts';
 import { createLocalSources } from '../local/sources.ts';
 import { startDevServer } from '../local/dev-server.ts';
-import { applyDevProject, loadDevProject, type DevProject } from '../local/dev-project.ts';
+import { applyDevProject, loadProjectForCli } from '../local/dev-project.ts';
+import type { Project } from '../project/apply.ts';
 import { watchFiles, type FileWatch } from '../local/watch.ts';
 
 interface DevOptions { port: string; logLevel: string }
@@ -22,7 +23,7 @@ interface Endpoints {
   graphql: { workspace: string; url: string }[];
 }
 
-function endpoints(url: string, project: DevProject, webhookPaths: Record<string, string>): Endpoints {
+function endpoints(url: string, project: Project, webhookPaths: Record<string, string>): Endpoints {
   const seg = encodeURIComponent;
   return {
     functions: Object.entries(project.functions).map(([name, f]) => ({
@@ -68,7 +69,7 @@ export function registerDev(program: Command) {
         else human();
       };
 
-      let project = loadDevProject(tomlFile);
+      let project = await loadProjectForCli(tomlFile);
       let sources = createLocalSources({ root });
       const server = await startDevServer(root, { port, logLevel: opts.logLevel });
       ctx.out.mask(server.adminKey);
@@ -118,7 +119,7 @@ export function registerDev(program: Command) {
           do {
             again = false;
             try {
-              project = loadDevProject(tomlFile);
+              project = await loadProjectForCli(tomlFile);
               sources = createLocalSources({ root });
               await applyOnce(false);
             } catch (err) {

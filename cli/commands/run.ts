@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits, type LogLi
 import { createLocalSources, describeSource } from '../local/sources.ts';
 import { remoteSecretReader } from '../local/remote.ts';
 import { findProjectRoot, PROJECT_FILE } from '../local/project-root.ts';
-import { loadDevProject } from '../local/dev-project.ts';
+import { loadProjectForCli } from '../local/dev-project.ts';
 import { createLocalRuntime, runFunctionLocally, type SecretReadRecord } from '../local/run-function.ts';
 
 interface RunOptions {
@@ -51,11 +51,11 @@ function explain(ctx: Context, reads: SecretReadRecord[], secretsFile: string | 
 }
 
 /** The function coffer.toml declares with this file, if any; a coffer.toml that cannot be read only warns. */
-function declaredFunction(ctx: Context, root: string, file: string) {
+async function declaredFunction(ctx: Context, root: string, file: string) {
   const toml = path.join(root, PROJECT_FILE);
   if (!fs.existsSync(toml)) return undefined;
   try {
-    return Object.values(loadDevProject(toml).functions).find((f) => f.path === file);
+    return Object.values((await loadProjectForCli(toml)).functions).find((f) => f.path === file);
   } catch (err) {
     ctx.out.warn(`ignoring ${toml} for this run's limits: ${(err as Error).message}`);
     return undefined;
@@ -80,7 +80,7 @@ export function registerRun(program: Command) {
       const root = findProjectRoot(process.cwd()) ?? findProjectRoot(path.dirname(path.resolve(file)));
       const sources = createLocalSources({ root, remote });
       // A file coffer.toml deploys runs with the limits it declares there, unless a flag says otherwise.
-      const declared = root ? declaredFunction(ctx, root, path.resolve(file)) : undefined;
+      const declared = root ? await declaredFunction(ctx, root, path.resolve(file)) : undefined;
       const limits = {
         timeoutMs: opts.timeout === undefined && declared?.timeoutMs !== undefined ? declared.timeoutMs : limit(opts.timeout, 'timeoutMs', '--timeout'),
         memoryMb: opts.memory === undefined && declared?.memoryMb !== undefined ? declared.memoryMb : limit(opts.memory, 'memoryMb', '--memory'),

@@ -1,84 +1,25 @@
 // A MINIMAL applier for `coffer dev`, kept apart so that it can be swapped for the real one
-// (cli/project/apply.ts: loadProject, planProject, applyPlan) once that lands. It reads coffer.toml
-// without the real loader's validation (no line numbers, no unknown-key checks), and makes the
-// local server match it by creating what is missing and replacing what differs. It never deletes:
-// the local server is the developer's own, and a stale resource there harms nobody.
+// (cli/project/apply.ts: planProject, applyPlan) once that does its work. The project comes from
+// the real loader (loadProject: validated, errors with file, line and key); this makes the local
+// server match it by creating what is missing and replacing what differs. It never deletes: the
+// local server is the developer's own, and a stale resource there harms nobody.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import { parse } from 'smol-toml';
 import { CofferApiError, type CofferClient } from '../../client/index.ts';
 import { CliError, EXIT } from '../errors.ts';
+import { loadProject, ProjectFileError, type Project } from '../project/apply.ts';
 
 type Table = Record<string, unknown>;
-
-export interface DevProject {
-  file: string;
-  dir: string;
-  vaults: Record<string, { description?: string; secrets: Record<string, { description?: string }> }>;
-  workspaces: Record<string, { description?: string; members: { principal?: string; group?: string; role: string }[] }>;
-  grants: Table[];
-  functions: Record<string, { workspace: string; file: string; path: string; timeoutMs?: number; memoryMb?: number; exposeSecrets?: boolean; description?: string }>;
-  executors: Record<string, Table & { workspace: string; trigger: Table }>;
-  pipelines: Record<string, Table & { workspace: string }>;
-}
-
 const table = (v: unknown): Table => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Table : {});
-const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
-function invalid(file: string, message: string): never {
-  throw new CliError('project_invalid', `${file}: ${message}`, EXIT.usage);
-}
-
-export function loadDevProject(file: string): DevProject {
-  let doc: Table;
+/** loadProject, its refusals as the CLI's usage errors (exit 2, `invalid_project`). */
+export async function loadProjectForCli(file: string): Promise<Project> {
   try {
-    doc = parse(fs.readFileSync(file, 'utf8')) as Table;
+    return await loadProject(file);
   } catch (err) {
-    const e = err as { line?: number; column?: number; message?: string; code?: string };
-    if (e.line !== undefined) invalid(`${file}:${e.line}:${e.column}`, String(e.message).split('\n')[0]!.replace(/^Invalid TOML document: /, ''));
-    invalid(file, `cannot read it (${e.code ?? 'error'})`);
+    if (err instanceof ProjectFileError) throw new CliError(err.code, err.message, EXIT.usage);
+    throw err;
   }
-  const dir = path.dirname(file);
-  const needWorkspace = (kind: string, name: string, v: Table) => {
-    const ws = text(v.workspace);
-    if (!ws) invalid(file, `${kind}.${name}.workspace is required`);
-    return ws;
-  };
-  const project: DevProject = { file, dir, vaults: {}, workspaces: {}, grants: [], functions: {}, executors: {}, pipelines: {} };
-  for (const [name, raw] of Object.entries(table(doc.vaults))) {
-    const v = table(raw);
-    project.vaults[name] = {
-      description: text(v.description),
-      secrets: Object.fromEntries(Object.entries(table(v.secrets)).map(([s, d]) => [s, { description: text(table(d).description) }])),
-    };
-  }
-  for (const [name, raw] of Object.entries(table(doc.workspaces))) {
-    const w = table(raw);
-    project.workspaces[name] = { description: text(w.description), members: (Array.isArray(w.members) ? w.members : []).map(table) as DevProject['workspaces'][string]['members'] };
-  }
-  project.grants = (Array.isArray(doc.grants) ? doc.grants : []).map(table);
-  for (const [name, raw] of Object.entries(table(doc.functions))) {
-    const f = table(raw);
-    const rel = text(f.file);
-    if (!rel) invalid(file, `functions.${name}.file is required`);
-    const abs = path.resolve(dir, rel);
-    if (!fs.existsSync(abs)) invalid(file, `functions.${name}.file: ${rel} does not exist`);
-    project.functions[name] = {
-      workspace: needWorkspace('functions', name, f), file: rel, path: abs,
-      timeoutMs: f.timeoutMs as number | undefined, memoryMb: f.memoryMb as number | undefined,
-      exposeSecrets: f.exposeSecrets as boolean | undefined, description: text(f.description),
-    };
-  }
-  for (const [name, raw] of Object.entries(table(doc.executors))) {
-    const e = table(raw);
-    project.executors[name] = { ...e, workspace: needWorkspace('executors', name, e), trigger: table(e.trigger) };
-  }
-  for (const [name, raw] of Object.entries(table(doc.pipelines))) {
-    const p = table(raw);
-    project.pipelines[name] = { ...p, workspace: needWorkspace('pipelines', name, p) };
-  }
-  return project;
 }
 
 export interface DevApplied {
@@ -94,7 +35,7 @@ const isStatus = (err: unknown, ...statuses: number[]) => err instanceof CofferA
  * Makes the local server match the project. `secretValue` gives each declared secret its local
  * value (env, then secrets.toml); one without a value is left as it is.
  */
-export async function applyDevProject(client: CofferClient, project: DevProject, secretValue: (vault: string, name: string) => string | undefined,
+export async function applyDevProject(client: CofferClient, project: Project, secretValue: (vault: string, name: string) => string | undefined,
   memo: Map<string, string>): Promise<DevApplied> {
   const changes: string[] = [];
   const webhookPaths: Record<string, string> = {};
@@ -132,7 +73,7 @@ export async function applyDevProject(client: CofferClient, project: DevProject,
   }
   const grantsByVault = new Map<string, Table[]>();
   for (const g of project.grants) {
-    const vault = String(g.vault);
+    const vault = g.vault;
     if (!grantsByVault.has(vault)) grantsByVault.set(vault, (await c.GET('/v1/vaults/{vault}/grants', { params: { path: { vault } } })).grants);
     const held = grantsByVault.get(vault)!.some((h) => h.role === g.role
       && (g.workspace ? h.workspace === g.workspace : (table(h.principal).id === g.principal || table(h.group).id === g.group)));
@@ -161,7 +102,7 @@ export async function applyDevProject(client: CofferClient, project: DevProject,
     ['pipeline', '/v1/workspaces/{ws}/pipelines/{name}', project.pipelines],
     ['executor', '/v1/workspaces/{ws}/executors/{name}', project.executors],
   ] as const) {
-    for (const [name, decl] of Object.entries(decls)) {
+    for (const [name, decl] of Object.entries(decls as Record<string, { workspace: string }>)) {
       const { workspace: ws, ...body } = decl;
       const key = `${kind}:${ws}/${name}`;
       const json = JSON.stringify(body);

@@ -188,6 +188,21 @@ describe('coffer dev', { timeout: 240_000 }, () => {
     expect((await invoke('Di')).body.result).toEqual({ message: 'v2 Howdy, Di' });
   });
 
+  it('a coffer.toml edit that does not validate is reported with file, line and key, and nothing is applied', async () => {
+    const tomlFile = path.join(root, 'coffer.toml');
+    const fixed = dev.events.length;
+    fs.writeFileSync(path.join(root, 'functions', 'hello.js'), hello('v2'));
+    await dev.next('applied', fixed);
+    const before = dev.events.length;
+    fs.writeFileSync(tomlFile, TOML.replace('timeoutMs = 5000', 'timeoutMs = 5000\ncolour = "blue"'));
+    const error = await dev.next('error', before);
+    expect(error.error.code).toBe('invalid_project');
+    expect(error.error.message).toMatch(/coffer\.toml:\d+:\d+: functions\.hello/);
+    const restored = dev.events.length;
+    fs.writeFileSync(tomlFile, TOML);
+    expect((await dev.next('applied', restored)).changes).toEqual([]);
+  });
+
   it('stops on SIGTERM, and a restart on the same data serves again with the same admin key', async () => {
     const beforeFix = dev.events.length;
     fs.writeFileSync(path.join(root, 'functions', 'hello.js'), hello('v3'));

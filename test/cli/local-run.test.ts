@@ -174,7 +174,7 @@ describe('coffer run, local sources', { timeout: 120_000 }, () => {
 
   it('a file that coffer.toml declares as a function runs with the limits declared there', async () => {
     p.write('functions/spin.js', 'export default () => { for (;;) {} }');
-    p.write('coffer.toml', '[functions.spin]\nworkspace = "main"\nfile = "functions/spin.js"\ntimeoutMs = 300\n');
+    p.write('coffer.toml', '[workspaces.main]\n\n[functions.spin]\nworkspace = "main"\nfile = "functions/spin.js"\ntimeoutMs = 300\n');
     try {
       const r = await u.run(['run', 'spin.js', '--json'], { cwd: path.join(p.root, 'functions') });
       expect(r.code).toBe(1);
