@@ -39,7 +39,7 @@ export async function applyDevProject(client: CofferClient, project: Project, se
   memo: Map<string, string>): Promise<DevApplied> {
   const changes: string[] = [];
   const webhookPaths: Record<string, string> = {};
-  // `as never`: the bodies come from the file as written; the server validates them.
+  // Untyped calls: the bodies are the file's, as the loader checked them; the server validates them again.
   const c = client as unknown as { [m in 'GET' | 'POST' | 'PUT']: (route: string, init: unknown) => Promise<any> };
 
   for (const [vault, decl] of Object.entries(project.vaults)) {
@@ -50,12 +50,12 @@ export async function applyDevProject(client: CofferClient, project: Project, se
     for (const name of Object.keys(decl.secrets)) {
       const value = secretValue(vault, name);
       if (value === undefined) continue;
-      let current: string | undefined;
-      try {
-        current = (await c.GET('/v1/vaults/{vault}/secrets/{name}/value', { params: { path: { vault, name }, query: {} } })).value;
-      } catch (err) { if (!isStatus(err, 404)) throw err; }
-      if (current === value) continue;
-      await c.PUT('/v1/vaults/{vault}/secrets/{name}', { params: { path: { vault, name } }, body: { value, description: decl.secrets[name]!.description } });
+      // ifChanged: the server compares with the latest version and writes nothing when they are
+      // equal, so a restart neither reads the value back nor piles up versions.
+      const put = await c.PUT('/v1/vaults/{vault}/secrets/{name}', {
+        params: { path: { vault, name } }, body: { value, description: decl.secrets[name]!.description, ifChanged: true },
+      });
+      if (put.changed === false) continue;
       changes.push(`~ secret ${vault}/${name} (local value)`);
     }
   }

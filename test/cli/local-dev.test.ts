@@ -212,6 +212,9 @@ describe('coffer dev', { timeout: 240_000 }, () => {
     dev = startDev(u, root);
     ready = await dev.next('ready');
     expect(fs.readFileSync(ready.adminKeyFile, 'utf8').trim()).toBe(adminKey);
+    // The same values again write no new secret versions (PUT ifChanged).
+    const reapplied = dev.events.find((e) => e.event === 'applied');
+    expect(reapplied.changes.filter((c: string) => c.startsWith('~ secret'))).toEqual([]);
     let r = await invoke('Ed');
     for (let i = 0; i < 300 && r.body.result?.message !== 'v3 Howdy, Ed'; i++) {
       await new Promise((res) => setTimeout(res, 100));
