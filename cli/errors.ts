@@ -21,10 +21,12 @@ export class CliError extends Error {
   override name = 'CliError';
   readonly code: string;
   readonly exitCode: number;
-  constructor(code: string, message: string, exitCode: number = EXIT.error) {
-    super(message);
+  readonly details?: Record<string, unknown>;
+  constructor(code: string, message: string, exitCode: number = EXIT.error, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.exitCode = exitCode;
+    this.details = details;
   }
 }
 
@@ -46,6 +48,7 @@ export function exitCodeFor(err: unknown): number {
 /** {code, message, requestId} for printing, whatever was thrown. */
 export function describeError(err: unknown): { code: string; message: string; requestId: string | null; details?: Record<string, unknown> } {
   if (err instanceof CofferApiError) return { code: err.code, message: err.message, requestId: err.requestId, details: err.details };
-  if (err instanceof UsageError || err instanceof AuthError || err instanceof CliError) return { code: err.code, message: err.message, requestId: null };
+  if (err instanceof CliError) return { code: err.code, message: err.message, requestId: null, ...(err.details ? { details: err.details } : {}) };
+  if (err instanceof UsageError || err instanceof AuthError) return { code: err.code, message: err.message, requestId: null };
   return { code: 'internal', message: err instanceof Error ? err.message : String(err), requestId: null };
 }

@@ -9316,6 +9316,8 @@ export interface components {
             /** Format: date-time */
             appliedAt: string;
             appliedBy: string;
+            /** @description An apply of this project created it: `--prune` may delete it */
+            created: boolean;
             /** @description A hash of what the last apply set (never of a secret value): a different server state is drift */
             fingerprint: string | null;
             key: string;
@@ -9333,6 +9335,8 @@ export interface components {
             }[];
             /** @default [] */
             set: {
+                /** @description true when this apply created the resource; once true it stays true */
+                created?: boolean;
                 fingerprint?: string | null;
                 key: string;
                 /** @enum {string} */

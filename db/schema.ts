@@ -465,7 +465,7 @@ export const projects = pgTable('projects', {
 });
 
 /**
- * The resources an apply of a project created or last set: the label `--prune` goes by, the
+ * The resources a project's applies manage: which of them an apply created (`--prune` goes by it), the
  * fingerprint of what apply set (never of a secret value) for drift, and the write-only value
  * version last applied. A resource has at most one owning project. Keys are addresses such as
  * `payments/stripe-key`, not ids: a resource deleted and re-created by hand keeps its label.
@@ -474,6 +474,8 @@ export const managedResources = pgTable('managed_resources', {
   kind: text('kind').notNull(),
   key: text('key').notNull(),
   project: text('project').notNull().references(() => projects.name, { onDelete: 'cascade' }),
+  /** True when an apply of this project created the resource: only those are pruned. */
+  created: boolean('created').notNull().default(false),
   fingerprint: text('fingerprint'),
   valueVersion: integer('value_version'),
   appliedBy: text('applied_by').notNull(),

@@ -11,6 +11,7 @@ const Key = z.string().min(1).max(300).regex(/^[^\0\r\n]+$/, 'an address such as
 const ProjectParam = z.object({ project: ResourceName.openapi({ param: { name: 'project', in: 'path' } }) });
 const ResourceSchema = z.object({
   kind: Kind, key: z.string(),
+  created: z.boolean().openapi({ description: 'An apply of this project created it: `--prune` may delete it' }),
   fingerprint: z.string().nullable().openapi({ description: 'A hash of what the last apply set (never of a secret value): a different server state is drift' }),
   valueVersion: z.number().int().nullable().openapi({ description: 'Secrets: the write-only value version last applied' }),
   appliedBy: z.string(), appliedAt: Timestamp,
@@ -18,7 +19,8 @@ const ResourceSchema = z.object({
 const RecordBody = z.strictObject({
   set: z.array(z.strictObject({
     kind: Kind, key: Key,
-    fingerprint: z.string().max(128).nullable().optional(),
+    created: z.boolean().optional().openapi({ description: 'true when this apply created the resource; once true it stays true' }),
+    fingerprint: z.string().max(4096).nullable().optional(),
     valueVersion: z.number().int().min(0).max(2_147_483_647).nullable().optional()
       .openapi({ description: 'Omitted or null: keep the recorded one' }),
   })).max(1000).default([]),
@@ -26,7 +28,7 @@ const RecordBody = z.strictObject({
 }).openapi('ManagedResourceChange');
 
 const present = (r: ManagedResourceRow) => ({
-  kind: r.kind as z.infer<typeof Kind>, key: r.key, fingerprint: r.fingerprint, valueVersion: r.valueVersion, appliedBy: r.appliedBy, appliedAt: iso(r.appliedAt)!,
+  kind: r.kind as z.infer<typeof Kind>, key: r.key, created: r.created, fingerprint: r.fingerprint, valueVersion: r.valueVersion, appliedBy: r.appliedBy, appliedAt: iso(r.appliedAt)!,
 });
 
 export function projectRoutes(projects: ProjectService) {

@@ -16,8 +16,10 @@ import { registerCompletion } from './completion.ts';
 import { registerRun } from './run.ts';
 import { registerInit } from './init.ts';
 import { registerDev } from './dev.ts';
+import { registerProject } from './project.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerDev, registerServer, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerDev,
+  registerServer, registerProject, registerCompletion,
 ];

@@ -2,6 +2,7 @@ CREATE TABLE "managed_resources" (
 	"kind" text NOT NULL,
 	"key" text NOT NULL,
 	"project" text NOT NULL,
+	"created" boolean DEFAULT false NOT NULL,
 	"fingerprint" text,
 	"value_version" integer,
 	"applied_by" text NOT NULL,
