@@ -11,7 +11,7 @@ import { CliError, describeError, EXIT, UsageError } from '../errors.ts';
 import { findProjectRoot, PROJECT_FILE } from '../local/project-root.ts';
 import { createLocalSources } from '../local/sources.ts';
 import { startDevServer } from '../local/dev-server.ts';
-import { applyDevProject, loadProjectForCli } from '../local/dev-project.ts';
+import { applyForDev, loadProjectForCli } from '../local/dev-apply.ts';
 import type { Project } from '../project/apply.ts';
 import { watchFiles, type FileWatch } from '../local/watch.ts';
 
@@ -74,18 +74,22 @@ export function registerDev(program: Command) {
       const server = await startDevServer(root, { port, logLevel: opts.logLevel });
       ctx.out.mask(server.adminKey);
       const client = createCofferClient({ url: server.url, apiKey: server.adminKey, headers: { 'user-agent': 'coffer-dev/0.1.0' } });
-      const memo = new Map<string, string>();
       const webhookPaths: Record<string, string> = {};
       const rel = (f: string) => path.relative(root, f) || f;
+      let lastWarnings = '';
 
       const applyOnce = async (first: boolean) => {
-        const applied = await applyDevProject(client, project, (vault, name) => sources.resolveLocal(vault, name).value, memo);
+        const applied = await applyForDev(client, project, (vault, name) => sources.resolveLocal(vault, name).value, process.env);
         Object.assign(webhookPaths, applied.webhookPaths);
-        emit({ event: 'applied', changes: applied.changes }, () => {
+        // Warnings (a declared secret with no local value) repeat on every apply: shown when they change.
+        const warnings = JSON.stringify(applied.warnings) === lastWarnings ? [] : applied.warnings;
+        lastWarnings = JSON.stringify(applied.warnings);
+        emit({ event: 'applied', changes: applied.changes, warnings: applied.warnings }, () => {
           if (applied.changes.length) {
             ctx.out.line(first ? `Applied ${rel(tomlFile)}:` : `${new Date().toISOString().slice(11, 19)} applied:`);
             for (const c of applied.changes) ctx.out.line(`  ${c}`);
           } else if (!first) ctx.out.line(`${new Date().toISOString().slice(11, 19)} no changes`);
+          for (const w of warnings) ctx.out.warn(w);
         });
       };
       const reportError = (err: unknown) => {

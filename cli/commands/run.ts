@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits, type LogLi
 import { createLocalSources, describeSource } from '../local/sources.ts';
 import { remoteSecretReader } from '../local/remote.ts';
 import { findProjectRoot, PROJECT_FILE } from '../local/project-root.ts';
-import { loadProjectForCli } from '../local/dev-project.ts';
+import { loadProjectForCli } from '../local/dev-apply.ts';
 import { createLocalRuntime, runFunctionLocally, type SecretReadRecord } from '../local/run-function.ts';
 
 interface RunOptions {

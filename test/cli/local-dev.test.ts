@@ -134,7 +134,11 @@ describe('coffer dev', { timeout: 240_000 }, () => {
     expect(fs.statSync(ready.adminKeyFile).mode & 0o077).toBe(0);
     expect(fs.statSync(ready.dataDir).mode & 0o077).toBe(0);
     const applied = dev.events.find((e) => e.event === 'applied');
-    expect(applied.changes).toEqual(expect.arrayContaining(['+ vault app', '+ workspace main', '+ function main/hello version 1 (functions/hello.js)']));
+    expect(applied.changes).toEqual(expect.arrayContaining(['+ vault app', '+ workspace main']));
+    expect(applied.changes).toEqual(expect.arrayContaining([expect.stringMatching(/^\+ function main\/hello\b.*version 1/), expect.stringMatching(/^\+ executor main\/hook/), expect.stringMatching(/^\+ pipeline main\/greet/)]));
+    expect(applied.warnings).toEqual([]);
+    // Both declared secrets got their local values.
+    expect(applied.changes.filter((c: string) => c.startsWith('+ secret app/')).length).toBe(2);
   });
 
   it('prints the function, webhook and GraphQL URLs, and serves the function with the local value', async () => {
@@ -173,7 +177,7 @@ describe('coffer dev', { timeout: 240_000 }, () => {
     const before = dev.events.length;
     fs.writeFileSync(path.join(root, 'functions', 'hello.js'), hello('v2'));
     const applied = await dev.next('applied', before);
-    expect(applied.changes).toContain('~ function main/hello version 2 (functions/hello.js)');
+    expect(applied.changes).toEqual([expect.stringMatching(/^~ function main\/hello\b.*version 2/)]);
     let result: any;
     for (let i = 0; i < 300 && result?.message !== 'v2 Howdy, Cy'; i++) {
       result = (await invoke('Cy')).body.result;
