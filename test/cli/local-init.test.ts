@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, it, expect, afterAll } from 'vitest';
 import { cliUser } from '../support/cli.ts';
+import { loadProject } from '../../cli/project/apply.ts';
 
 describe('coffer init', { timeout: 120_000 }, () => {
   const u = cliUser();
@@ -27,6 +28,14 @@ describe('coffer init', { timeout: 120_000 }, () => {
     expect(fs.readFileSync(path.join(root, '.coffer', 'secrets.toml.example'), 'utf8')).toMatch(/^\[app\]$/m);
     expect(fs.readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['.coffer/secrets.toml', '.coffer/data/']));
     expect(fs.existsSync(path.join(root, '.coffer', 'secrets.toml'))).toBe(false);
+  });
+
+  it('the starter coffer.toml is a valid project for plan, apply and dev', async () => {
+    const project = await loadProject(path.join(base, 'proj', 'coffer.toml'));
+    expect(Object.keys(project.vaults.app!.secrets)).toEqual(['greeting', 'webhook-secret']);
+    expect(project.functions.hello).toMatchObject({ workspace: 'main', path: path.join(base, 'proj', 'functions', 'hello.js') });
+    expect(project.executors['hello-hook']).toMatchObject({ workspace: 'main', target: { kind: 'function', function: 'hello' } });
+    expect(project.grants).toEqual([{ vault: 'app', workspace: 'main', role: 'reader' }]);
   });
 
   it('the starter function runs with the example values, copied into a private secrets.toml', async () => {
