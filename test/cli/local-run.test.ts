@@ -174,12 +174,11 @@ describe('coffer run, local sources', { timeout: 120_000 }, () => {
 
   it('a file that coffer.toml declares as a function runs with the limits declared there', async () => {
     p.write('functions/spin.js', 'export default () => { for (;;) {} }');
-    p.write('coffer.toml', '[workspaces.main]\n\n[functions.spin]\nworkspace = "main"\nfile = "functions/spin.js"\ntimeoutMs = 300\n');
+    p.write('coffer.toml', '[workspaces.main]\n\n[functions.spin]\nworkspace = "main"\nfile = "functions/spin.js"\ntimeoutMs = 1500\n');
     try {
-      const r = await u.run(['run', 'spin.js', '--json'], { cwd: path.join(p.root, 'functions') });
+      const r = await u.run(['run', 'spin.js'], { cwd: path.join(p.root, 'functions') });
       expect(r.code).toBe(1);
-      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'timeout' } });
-      expect(JSON.parse(r.stdout).error.message).toContain('300 ms');
+      expect(r.stderr).toMatch(/within its 1500 ms timeout.*\[timeout\]/);
     } finally {
       p.write('coffer.toml', '# a project\n');
     }
