@@ -9337,6 +9337,7 @@ export interface components {
             set: {
                 /** @description true when this apply created the resource; once true it stays true */
                 created?: boolean;
+                /** @description Omitted: keep the recorded one (a claim before changing anything) */
                 fingerprint?: string | null;
                 key: string;
                 /** @enum {string} */

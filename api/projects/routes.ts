@@ -20,7 +20,7 @@ const RecordBody = z.strictObject({
   set: z.array(z.strictObject({
     kind: Kind, key: Key,
     created: z.boolean().optional().openapi({ description: 'true when this apply created the resource; once true it stays true' }),
-    fingerprint: z.string().max(4096).nullable().optional(),
+    fingerprint: z.string().max(4096).nullable().optional().openapi({ description: 'Omitted: keep the recorded one (a claim before changing anything)' }),
     valueVersion: z.number().int().min(0).max(2_147_483_647).nullable().optional()
       .openapi({ description: 'Omitted or null: keep the recorded one' }),
   })).max(1000).default([]),

@@ -36,7 +36,7 @@ export function createProjectService(deps: { db: Db; audit: AuditLog }) {
           if (other) {
             throw new CofferError('conflict', `${r.kind} ${r.key} is owned by project "${other.project}"`, { details: { kind: r.kind, key: r.key, project: other.project } });
           }
-          await repo.upsertResource(tx, { project, kind: r.kind, key: r.key, created: r.created ?? false, fingerprint: r.fingerprint ?? null, valueVersion: r.valueVersion ?? null, appliedBy: actor.principal.id });
+          await repo.upsertResource(tx, { project, kind: r.kind, key: r.key, created: r.created ?? false, fingerprint: r.fingerprint, valueVersion: r.valueVersion ?? null, appliedBy: actor.principal.id });
         }
         for (const r of change.remove) await repo.deleteResource(tx, project, r.kind, r.key);
         await audit.append({

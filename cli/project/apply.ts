@@ -22,11 +22,13 @@ type RecordSet = { kind: ResourceKind; key: string; created?: boolean; fingerpri
  * Carries out exactly the plan's changes, creates and updates in dependency order (workspaces and
  * vaults first, executors last), then deletes in reverse; deletes only with `allowDeletes`. Each
  * change is recorded on the server right after it is made, so an apply cut short leaves records
- * that match what it did.
+ * that match what it did. `env` and `secretValue` default to the ones the plan was made with.
  */
-export async function applyPlan(client: CofferClient, plan: Plan, opts: ApplyOptions = {}): Promise<ApplyReport> {
+export async function applyPlan(client: CofferClient, plan: Plan, options: ApplyOptions = {}): Promise<ApplyReport> {
   const internals = internalsOf(plan);
   if (!internals) throw new CliError('invalid_plan', 'applyPlan takes a plan made by planProject in this process');
+  // Values come from where the plan looked (env, secretValue) unless the caller says otherwise.
+  const opts: ApplyOptions = { ...internals.opts, ...options };
   const deletes = plan.changes.filter((c) => c.action === 'delete');
   if (deletes.length && !opts.allowDeletes) {
     throw new CliError('deletes_not_confirmed', `the plan deletes ${deletes.length} resource${deletes.length === 1 ? '' : 's'}; confirm the deletes (--yes --prune) or plan without --prune`, EXIT.usage);
@@ -57,7 +59,12 @@ export async function applyPlan(client: CofferClient, plan: Plan, opts: ApplyOpt
   const cache = () => new Map<string, Promise<unknown>>();
   const byOrder = (a: Change, b: Change) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
 
-  for (const c of plan.changes.filter((c) => c.action !== 'delete').sort(byOrder)) {
+  // Claim every resource about to change first: if another project manages one, the server says
+  // 409 now, before anything has been changed.
+  const writes = plan.changes.filter((c) => c.action !== 'delete').sort(byOrder);
+  if (writes.length) await record(writes.map((c) => ({ kind: c.kind, key: c.key })));
+
+  for (const c of writes) {
     const id = address(c.kind, c.key);
     const d = internals.desired.get(id)!;
     const value = values.get(id);

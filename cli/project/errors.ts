@@ -9,7 +9,7 @@ export class ProjectFileError extends CliError {
   /** e.g. `vaults.payments.secrets.stripe-key.value.version`; empty for syntax errors. */
   readonly keyPath: string;
   constructor(file: string, line: number, column: number, keyPath: string, problem: string, options?: ErrorOptions) {
-    super('invalid_project', `${file}:${line}:${column}: ${keyPath ? `${keyPath}: ` : ''}${problem}`, EXIT.usage, { file, line, column, key: keyPath }, options);
+    super('invalid_project', `${line > 0 ? `${file}:${line}:${column}` : file}: ${keyPath ? `${keyPath}: ` : ''}${problem}`, EXIT.usage, { file, line, column, key: keyPath }, options);
     this.file = file;
     this.line = line;
     this.column = column;

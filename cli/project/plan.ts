@@ -18,6 +18,8 @@ export interface PlanInternals {
   records: Map<string, ResourceRecord>;
   /** Secret changes that write a value: where the value comes from, and the version to record. */
   values: Map<string, { source?: ValueSource; version: number | null }>;
+  /** The plan's own options: apply resolves values the same way unless told otherwise. */
+  opts: PlanOptions;
 }
 const INTERNALS = new WeakMap<Plan, PlanInternals>();
 export const internalsOf = (plan: Plan) => INTERNALS.get(plan);
@@ -27,7 +29,7 @@ export async function planProject(client: CofferClient, project: Project, opts: 
   const { resources } = await client.GET('/v1/projects/{project}/resources', { params: { path: { project: project.name } } });
   const records = new Map(resources.map((r) => [address(r.kind, r.key), r as ResourceRecord]));
   const desiredList = desiredResources(project).sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
-  const internals: PlanInternals = { desired: new Map(), observed: new Map(), records, values: new Map() };
+  const internals: PlanInternals = { desired: new Map(), observed: new Map(), records, values: new Map(), opts };
   const changes: Change[] = [];
   const drift: Drift[] = [];
   const warnings: string[] = [];

@@ -27,13 +27,14 @@ export async function findResources(db: Db, kind: string, keys: string[]) {
   return db.select().from(managedResources).where(and(eq(managedResources.kind, kind), inArray(managedResources.key, keys)));
 }
 
-export async function upsertResource(db: Db, r: { project: string; kind: string; key: string; created: boolean; fingerprint: string | null; valueVersion: number | null; appliedBy: string }) {
-  await db.insert(managedResources).values({ ...r, appliedAt: new Date() }).onConflictDoUpdate({
+/** Records a resource for a project; an undefined fingerprint or a null value version keeps the recorded one. */
+export async function upsertResource(db: Db, r: { project: string; kind: string; key: string; created: boolean; fingerprint: string | null | undefined; valueVersion: number | null; appliedBy: string }) {
+  await db.insert(managedResources).values({ ...r, fingerprint: r.fingerprint ?? null, appliedAt: new Date() }).onConflictDoUpdate({
     target: [managedResources.kind, managedResources.key],
     set: {
       // Once created by the project, always created by it (a later update does not un-create it).
       created: sql`${managedResources.created} or ${r.created}`,
-      fingerprint: r.fingerprint, appliedBy: r.appliedBy, appliedAt: new Date(),
+      fingerprint: r.fingerprint === undefined ? sql`${managedResources.fingerprint}` : r.fingerprint, appliedBy: r.appliedBy, appliedAt: new Date(),
       // A record without a value version keeps the one it had: only a value write moves it.
       valueVersion: r.valueVersion ?? sql`${managedResources.valueVersion}`,
     },

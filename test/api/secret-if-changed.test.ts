@@ -4,14 +4,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
-describe('PUT secret with ifChanged', () => {
+describe('PUT secret with ifChanged', { timeout: 60_000 }, () => {
   let s: TestServer;
   const put = (body: Record<string, unknown>) => s.request('PUT', '/v1/vaults/v/secrets/k', { body });
 
   beforeAll(async () => {
     s = await startTestServer();
     expect((await s.request('POST', '/v1/vaults', { body: { name: 'v' } })).status).toBe(201);
-  });
+  }, 180_000);
   afterAll(async () => { await s?.close(); });
 
   it('creates, then answers the same version with changed: false for an equal value', async () => {

@@ -172,6 +172,24 @@ value = { env = "API_TOKEN", version = 1 }
     await apply([], { STRIPE_KEY: 'sk_live_two' });
     expect((await s.request('GET', '/v1/workspaces/billing/functions/charge')).body.active.timeoutMs).toBe(6000);
     expect((await plan(['--json'])).json).toMatchObject({ changes: [], drift: [] });
+
+    await u.ok(['fn', 'delete', 'billing', 'charge']);
+    const gone = await plan();
+    expect(gone.stdout).toContain('  ! function billing/charge: (deleted on the server)');
+    expect(gone.stdout).toContain('  + function billing/charge');
+    await apply([], { STRIPE_KEY: 'sk_live_two' });
+    expect((await plan(['--json'])).json).toMatchObject({ changes: [], drift: [] });
+  });
+
+  it('refuses, before changing anything, to apply a resource another project manages', async () => {
+    const otherDir = fs.mkdtempSync(path.join(dir, 'other-'));
+    fs.writeFileSync(path.join(otherDir, 'charge.js'), CHARGE);
+    const other = path.join(otherDir, 'coffer.toml');
+    fs.writeFileSync(other, 'project = "other-app"\n[workspaces.billing]\n\n[functions.charge]\nworkspace = "billing"\nfile = "charge.js"\ntimeoutMs = 1234\n');
+    const r = await u.run(['apply', '-f', other, '--yes']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('function billing/charge is owned by project "billing-app" [conflict]');
+    expect((await s.request('GET', '/v1/workspaces/billing/functions/charge')).body.active.timeoutMs).toBe(6000);
   });
 
   it('--prune deletes only resources this project created, lists each delete, and asks for them', async () => {
