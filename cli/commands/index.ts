@@ -13,9 +13,13 @@ import { registerExecutors } from './executors.ts';
 import { registerExec } from './exec.ts';
 import { registerServer } from './server.ts';
 import { registerCompletion } from './completion.ts';
+import { registerRun } from './run.ts';
+import { registerInit } from './init.ts';
+import { registerDev } from './dev.ts';
 import { registerProject } from './project.ts';
 
 export const commandGroups: ((program: Command) => void)[] = [
   registerAuth, registerVaults, registerSecrets, registerWorkspaces, registerUsers, registerServiceAccounts,
-  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerServer, registerProject, registerCompletion,
+  registerFunctions, registerPipelines, registerExecutors, registerAudit, registerExec, registerInit, registerRun, registerDev,
+  registerServer, registerProject, registerCompletion,
 ];
