@@ -4,7 +4,10 @@
 // wrote, and the counters (parsed by a real Prometheus text parser) match the workload exactly.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { Writable } from 'node:stream';
 import { startExecutorWorld, ok, type ExecutorWorld } from '../executors/fixture.ts';
+import { loadConfig } from '../../api/config.ts';
+import { createLogger } from '../../api/logger.ts';
 
 type Family = { name: string; metrics: { value?: string; labels?: Record<string, string> }[] };
 // Values shaped to break out of a label or a log line if one were ever quoted unescaped.
@@ -89,5 +92,21 @@ describe('under the hostile suite', () => {
       'coffer_http_requests_total', 'coffer_stage_seconds', 'coffer_audit_rows_total', 'coffer_audit_commit_seconds',
       'coffer_runtime_worker_restarts', 'coffer_runtime_worker_recycles', 'coffer_runtime_isolates',
     ]));
+  });
+});
+
+describe('the log format switch', () => {
+  it('COFFER_LOG_FORMAT=pretty, read by the config, gives readable lines even off a terminal; json gives JSON', () => {
+    const base = { HOST: '127.0.0.1', PORT: '0', COFFER_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+    for (const [format, isJson] of [['pretty', false], ['json', true]] as const) {
+      const config = loadConfig({ ...base, COFFER_LOG_FORMAT: format });
+      expect(config.logFormat).toBe(format);
+      const lines: string[] = [];
+      const destination = new Writable({ write(chunk, _e, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+      createLogger('info', { format: config.logFormat, destination, isTTY: false }).info({ requestId: 'req_fmt' }, 'switched');
+      expect(lines.length).toBeGreaterThan(0);
+      if (isJson) expect(JSON.parse(lines[0])).toMatchObject({ msg: 'switched', requestId: 'req_fmt' });
+      else { expect(() => JSON.parse(lines[0])).toThrow(); expect(lines.join('\n')).toMatch(/INFO.*switched/); }
+    }
   });
 });
