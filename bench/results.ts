@@ -15,7 +15,11 @@ export function machine() {
   };
 }
 
-export function commit(): { commit: string; shortCommit: string; dirty: boolean } {
+/** Read once, when the run starts: commits made while it runs do not rename its later files. */
+const AT_START = readCommit();
+export const commit = () => AT_START;
+
+function readCommit(): { commit: string; shortCommit: string; dirty: boolean } {
   const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     return { commit: git('rev-parse', 'HEAD'), shortCommit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
