@@ -35,7 +35,7 @@ const INVOKE_ONLY = flags['invoke-only'] || process.env.BENCH_INVOKE_ONLY === '1
 /** The targets of issue 18, printed beside the figures. */
 const TARGET = { helloP50Ms: 1.5, helloP99Ms: 5, secretsOverHelloMs: 0.5, helloC16OfBare: 0.6, secretsC16OfBare: 0.5, coldMs: 10 };
 
-interface Figures { p50Ms: number; p99Ms: number; perSecond: number; count: number; errors: number; stages: StageFigure[] }
+interface Figures { p50Ms: number; p99Ms: number; meanMs: number; perSecond: number; count: number; errors: number; stages: StageFigure[] }
 
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -68,7 +68,8 @@ async function benchDriver(driver: string, agent: http.Agent) {
     const elapsed = (performance.now() - started) / 1000;
     const stages = stageFigures(await stop(), times.length);
     times.sort((a, b) => a - b);
-    return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), perSecond: round(times.length / elapsed, 0), count: times.length, errors, stages };
+    const meanMs = round(times.reduce((a, b) => a + b, 0) / Math.max(1, times.length), 3);
+    return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), meanMs, perSecond: round(times.length / elapsed, 0), count: times.length, errors, stages };
   };
 
   try {
@@ -141,7 +142,7 @@ async function benchDriver(driver: string, agent: http.Agent) {
 
     const line = (label: string, f: { p50Ms: number; p99Ms: number; perSecond: number; errors?: number }, target = '') =>
       `  ${label.padEnd(26)} p50 ${String(round(f.p50Ms)).padStart(7)} ms   p99 ${String(round(f.p99Ms)).padStart(7)} ms   ${String(round(f.perSecond, 0)).padStart(6)}/s${f.errors ? `   ${f.errors} errors` : ''}${target ? `   target: ${target}` : ''}`;
-    const withStages = (label: string, f: Figures, target: string) => [line(label, f, target), stageLine(f.stages, f.count)];
+    const withStages = (label: string, f: Figures, target: string) => [line(label, f, target), stageLine(f.stages, f.count, f.meanMs)];
     const pct = (r: number) => `${round(r * 100, 0)}%`;
     process.stdout.write([
       ...withStages('hello, c1', hello1, `p50 <= ${TARGET.helloP50Ms} ms, p99 <= ${TARGET.helloP99Ms} ms (${mark(targets.helloC1)})`),

@@ -23,7 +23,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const DRIVER = flags.driver ?? process.env.BENCH_DRIVER ?? 'pglite-disk';
 const BODY = JSON.stringify({ args: { name: 'bench' } });
 
-interface Load { p50Ms: number; p99Ms: number; perSecond: number; count: number; errors: number; stages?: StageFigure[] }
+interface Load { p50Ms: number; p99Ms: number; meanMs: number; perSecond: number; count: number; errors: number; stages?: StageFigure[] }
 
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -41,7 +41,8 @@ async function load(url: string, connections: number, seconds: number, headers: 
   const result = await instance;
   const elapsed = (performance.now() - started) / 1000;
   times.sort((a, b) => a - b);
-  return { p50Ms: round(quantile(times, 0.5), 3), p99Ms: round(quantile(times, 0.99), 3), perSecond: round(times.length / elapsed, 0), count: times.length, errors: errors + result.errors };
+  const meanMs = round(times.reduce((a, b) => a + b, 0) / Math.max(1, times.length), 3);
+  return { p50Ms: round(quantile(times, 0.5), 3), p99Ms: round(quantile(times, 0.99), 3), meanMs, perSecond: round(times.length / elapsed, 0), count: times.length, errors: errors + result.errors };
 }
 
 async function main() {
@@ -75,7 +76,7 @@ async function main() {
         figures[key] = { coffer: mine, workerd: theirs, p50Ratio: round(mine.p50Ms / theirs.p50Ms, 1), throughputRatio: round(mine.perSecond / theirs.perSecond, 3) };
         process.stdout.write([
           `  ${fn === 'hello' ? 'hello' : '2 secrets'}, c${c}: coffer / workerd p50 ${figures[key].p50Ratio}x, throughput ${round(figures[key].throughputRatio * 100, 0)}%`,
-          line('coffer', mine), line('workerd', theirs), `  ${stageLine(mine.stages, mine.count)}`, '',
+          line('coffer', mine), line('workerd', theirs), `  ${stageLine(mine.stages ?? [], mine.count, mine.meanMs)}`, '',
         ].join('\n'));
       }
     }

@@ -94,13 +94,19 @@ export function stageFigures(delta: StageTotals, invocations: number): StageFigu
   return out.sort((x, y) => (x.stage === 'http' ? -1 : y.stage === 'http' ? 1 : y.perInvocationMs - x.perInvocationMs));
 }
 
-/** One line: each stage's mean per observation, with how many observations per invocation when not one. */
-export function stageLine(stages: StageFigure[], invocations: number): string {
+/**
+ * One line: each stage's mean per observation, with how many observations per invocation when not
+ * one; with the client's mean latency, the time outside the server's `http` stage (waiting for the
+ * event loop to accept and parse the request, and for the answer to be written).
+ */
+export function stageLine(stages: StageFigure[], invocations: number, clientMeanMs?: number): string {
   if (stages.length === 0) return '      stages: (none exposed)';
+  const http = stages.find((s) => s.stage === 'http');
+  const outside = clientMeanMs !== undefined && http ? `; client mean ${round(clientMeanMs, 2)}, outside http ${round(clientMeanMs - http.meanMs, 2)}` : '';
   return '      stages (mean ms): ' + stages.map((s) => {
     const per = invocations > 0 ? s.count / invocations : 0;
     return `${s.stage} ${s.meanMs}${Math.abs(per - 1) > 0.02 ? ` x${round(per, 2)}` : ''}`;
-  }).join(', ');
+  }).join(', ') + outside;
 }
 
 const round = (n: number, d: number) => Math.round(n * 10 ** d) / 10 ** d;
