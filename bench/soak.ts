@@ -45,7 +45,11 @@ export async function soak(invoke: () => Promise<number>, { invocations, concurr
   };
   sample();
   const timer = setInterval(sample, 1000);
-  const progress = setInterval(() => process.stdout.write(`    soak: ${done}/${invocations}\n`), 30_000);
+  // The latest sample with each progress line, so a soak stopped early still leaves its series in the log.
+  const progress = setInterval(() => {
+    const last = samples[samples.length - 1];
+    process.stdout.write(`    soak: ${done}/${invocations}${last ? `  gateway ${last.gatewayMb} MB, ${last.workers} workers ${last.workersMb} MB` : ''}\n`);
+  }, 30_000);
   try {
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (started < invocations) {
