@@ -77,6 +77,7 @@ export function createApp(deps: AppDeps) {
     jobs: deps.jobs ?? defaults().jobs, executors: deps.executors ?? defaults().executors,
     listen: database.listen, notify: database.notify,
   });
+  metrics.watchJobs(services.jobQueue);
   const { signingKeys, oauthTokens, serviceAccounts } = services;
   const app = new OpenAPIHono<AppEnv>();
 

@@ -192,6 +192,9 @@ export function createJobQueue(options: JobQueueOptions) {
     /** Jobs running on this gateway now. */
     get active() { return active; },
 
+    /** Live jobs in the database (all gateways), for the metrics. */
+    depth: () => jobsRepo.countLiveJobs(db),
+
     /** Stops claiming and waits for the jobs this gateway is running. */
     async close() {
       closed = true;

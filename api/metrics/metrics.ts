@@ -14,7 +14,16 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export type Stage = 'http' | 'invoke' | 'sandbox' | 'audit_commit';
 
 export interface RuntimeGauges {
-  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles?: number };
+  /** isolates: warm isolates in the workers, once the runtime reports them (it does not yet). */
+  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles?: number; isolates?: { active: number; idle: number } };
+}
+
+/** The durable job queue (api/jobs/queue.ts), seen from one gateway. */
+export interface JobGauges {
+  /** Jobs this gateway is running now. */
+  readonly active: number;
+  /** Live jobs in the database, over every gateway on it. */
+  depth(): Promise<{ pending: number; running: number }>;
 }
 
 export function createMetrics() {
@@ -59,6 +68,30 @@ export function createMetrics() {
   runtimeGauge('coffer_runtime_queued', 'Invocations waiting for a worker or for their workspace\'s turn', (s) => s.queued);
   runtimeGauge('coffer_runtime_worker_restarts', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
   runtimeGauge('coffer_runtime_worker_recycles', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
+  // Labelled, so that nothing is exported (rather than a misleading 0) while the runtime does not report it.
+  new Gauge({
+    name: 'coffer_runtime_isolates', help: 'Isolates in the workers, by state (active: running an invocation, idle: pooled warm)',
+    labelNames: ['state'] as const, registers: [registry],
+    collect() {
+      const i = runtime?.stats().isolates;
+      if (i) { this.set({ state: 'active' }, i.active); this.set({ state: 'idle' }, i.idle); }
+    },
+  });
+  let jobs: JobGauges | undefined;
+  new Gauge({
+    name: 'coffer_jobs', help: 'Durable jobs waiting (pending, retries included) and running, in the database over all gateways on it',
+    labelNames: ['status'] as const, registers: [registry],
+    async collect() {
+      if (!jobs) return;
+      // A scrape during a database outage still answers, with the last figures it had.
+      const d = await jobs.depth().catch(() => undefined);
+      if (d) { this.set({ status: 'pending' }, d.pending); this.set({ status: 'running' }, d.running); }
+    },
+  });
+  new Gauge({
+    name: 'coffer_jobs_running_here', help: 'Durable jobs this gateway is running now', registers: [registry],
+    collect() { this.set(jobs?.active ?? 0); },
+  });
   new Gauge({
     name: 'coffer_access_cache_lookups', help: 'Access-cache lookups in this process since start, by result (hit, miss)',
     labelNames: ['result'] as const, registers: [registry],
@@ -69,6 +102,8 @@ export function createMetrics() {
     registry,
     /** Gives the gauges their source once the runtime exists. */
     watchRuntime(r: RuntimeGauges) { runtime = r; },
+    /** Gives the job gauges their source once the queue exists. */
+    watchJobs(q: JobGauges) { jobs = q; },
     request(route: string, method: string, status: number, seconds: number) {
       httpRequests.inc({ route, method, status: String(status) });
       stageSeconds.observe({ stage: 'http' }, seconds);

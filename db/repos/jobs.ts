@@ -157,3 +157,11 @@ export async function nextDueAt(db: Db): Promise<Date | undefined> {
   const [row] = await db.select({ runAt: jobs.runAt }).from(jobs).where(eq(jobs.status, 'pending')).orderBy(asc(jobs.runAt)).limit(1);
   return row?.runAt;
 }
+
+/** Live jobs by status, over every gateway on this database: the jobs queue depth the metrics expose. */
+export async function countLiveJobs(db: Db): Promise<{ pending: number; running: number }> {
+  const rows = await db.select({ status: jobs.status, n: sql<number>`count(*)::int` }).from(jobs)
+    .where(inArray(jobs.status, ['pending', 'running'])).groupBy(jobs.status);
+  const of = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0);
+  return { pending: of('pending'), running: of('running') };
+}
