@@ -4,7 +4,7 @@
 // invocations/s at concurrency 1 and 16, the cold first invocation after a deploy, and ratios to
 // the bare loop, plus the pipeline and executor figures (bench/pipeline.ts, bench/executors.ts).
 // Targets are printed beside the figures; nothing fails on a timing.
-//   npm run bench                 BENCH_SECONDS=5 npm run bench
+//   npm run bench                 BENCH_SECONDS=5 npm run bench        BENCH_ONLY=pipeline npm run bench
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -128,6 +128,11 @@ async function main() {
     await measure('hello', 16, 1);
     await measure('secrets', 16, 1);
 
+    // BENCH_ONLY=pipeline: only the pipeline figure (quicker, and kinder to a shared machine).
+    if (process.env.BENCH_ONLY === 'pipeline') {
+      process.stdout.write(`${pipelineLine(await pipelineBench(call, 'bench', SECONDS))}\n`);
+      return;
+    }
     const hello1 = await measure('hello', 1);
     const hello16 = await measure('hello', 16);
     const secrets1 = await measure('secrets', 1);
