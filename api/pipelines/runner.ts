@@ -140,6 +140,21 @@ export function createPipelineRunner(deps: {
       };
     }
 
+    // The run is an event (api/events): pipeline.run.succeeded or .failed, committed with its reads,
+    // with names, numbers and the failure's code only (a message may quote what a step read). A run
+    // refused at the door (overloaded) ran nothing and is not one.
+    if (!(failure?.code === 'overloaded' && failure.step === undefined)) {
+      auditRows.push({
+        action: failure ? 'pipeline.run.failed' : 'pipeline.run.succeeded', outcome: 'allowed',
+        actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
+        workspaceId: workspace.id, workspace: workspace.name, invocationId: failure?.invocationId ?? null,
+        detail: {
+          pipeline: pipeline.name, pipelineVersion: version.version, runId,
+          ...(failure ? { code: failure.code, ...(failure.step ? { step: failure.step } : {}) } : {}),
+        },
+      });
+    }
+
     // Nothing the run produced leaves until every secret read it made is on the audit trail.
     if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
       logger.error({ runId }, 'audit rows of a pipeline run could not be written; its output is withheld');
