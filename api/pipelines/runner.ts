@@ -140,20 +140,23 @@ export function createPipelineRunner(deps: {
       };
     }
 
-    // The run is an event (api/events): pipeline.run.succeeded or .failed, committed with its reads,
-    // with names, numbers and the failure's code only (a message may quote what a step read). A run
-    // refused at the door (overloaded) ran nothing and is not one.
-    if (!(failure?.code === 'overloaded' && failure.step === undefined)) {
-      auditRows.push({
-        action: failure ? 'pipeline.run.failed' : 'pipeline.run.succeeded', outcome: 'allowed',
-        actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
-        workspaceId: workspace.id, workspace: workspace.name, invocationId: failure?.invocationId ?? null,
-        detail: {
-          pipeline: pipeline.name, pipelineVersion: version.version, runId,
-          ...(failure ? { code: failure.code, ...(failure.step ? { step: failure.step } : {}) } : {}),
-        },
-      });
-    }
+    // The run is an event (api/events): pipeline.run.succeeded or .failed, with names, numbers and
+    // the failure's code only (a message may quote what a step read). A failure, or a run that read
+    // secrets, commits it with the reads, before the answer. A run that succeeded without reading
+    // has nothing to commit first, so its event does not hold the answer up: it is appended right
+    // after, like the run's record (a gateway dying in between loses both). A run refused at the
+    // door (overloaded) ran nothing and is not an event.
+    const event: AuditEntry | undefined = failure?.code === 'overloaded' && failure.step === undefined ? undefined : {
+      action: failure ? 'pipeline.run.failed' : 'pipeline.run.succeeded', outcome: 'allowed',
+      actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
+      workspaceId: workspace.id, workspace: workspace.name, invocationId: failure?.invocationId ?? null,
+      detail: {
+        pipeline: pipeline.name, pipelineVersion: version.version, runId,
+        ...(failure ? { code: failure.code, ...(failure.step ? { step: failure.step } : {}) } : {}),
+      },
+    };
+    const eventAfter = event && !failure && auditRows.length === 0;
+    if (event && !eventAfter) auditRows.push(event);
 
     // Nothing the run produced leaves until every secret read it made is on the audit trail.
     if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
@@ -175,6 +178,9 @@ export function createPipelineRunner(deps: {
       durationMs: Math.round(performance.now() - started), startedAt,
     }, steps);
 
+    if (eventAfter && !failure) {
+      audit.append(event).catch((err) => logger.error({ runId, err: { message: (err as Error)?.message } }, 'the event of a pipeline run could not be written'));
+    }
     return failure ? { ok: false, runId, ...failure } : { ok: true, runId, value: outcome.ok ? outcome.value : null };
   }
 
