@@ -100,20 +100,22 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       });
       const durationMs = performance.now() - started;
       if (m.t === 'fail') return { ok: false, code: m.code, message: m.m, steps: [], durationMs, cpuMs: 0 };
-      const steps = m.steps.map((s) => ({
-        status: s.st, durationMs: s.d, invocations: s.js, logs: s.l,
-        ...(s.code !== undefined ? { errorCode: s.code } : {}), ...(s.m !== undefined ? { errorMessage: s.m } : {}),
+      // Shaped defensively, as toInvocationOutcome does: a worker's message is data, not a promise.
+      const steps = (Array.isArray(m.steps) ? m.steps : []).map((s) => ({
+        status: s.st, durationMs: Number(s.d) || 0, invocations: Array.isArray(s.js) ? s.js.filter(Number.isSafeInteger) : [],
+        logs: Array.isArray(s.l) ? s.l.map((l) => ({ level: l.level, message: String(l.message), at: String(l.at) })) : [],
+        ...(s.code !== undefined ? { errorCode: String(s.code) } : {}), ...(s.m !== undefined ? { errorMessage: String(s.m) } : {}),
       }));
       if (!m.ok) {
         return {
-          ok: false, code: m.code, message: m.m, ...(m.st ? { stack: m.st } : {}), ...(m.p !== undefined ? { step: m.p } : {}),
-          ...(m.j !== undefined ? { invocation: m.j } : {}), steps, durationMs, cpuMs: m.c,
+          ok: false, code: String(m.code), message: String(m.m), ...(m.st ? { stack: String(m.st) } : {}), ...(Number.isSafeInteger(m.p) ? { step: m.p } : {}),
+          ...(Number.isSafeInteger(m.j) ? { invocation: m.j } : {}), steps, durationMs, cpuMs: Number(m.c) || 0,
         };
       }
       try {
-        return { ok: true, value: JSON.parse(m.r), steps, durationMs, cpuMs: m.c };
+        return { ok: true, value: JSON.parse(m.r), steps, durationMs, cpuMs: Number(m.c) || 0 };
       } catch {
-        return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', steps, durationMs, cpuMs: m.c };
+        return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', steps, durationMs, cpuMs: Number(m.c) || 0 };
       }
     },
     validate(script, limits, workspaceId) {
