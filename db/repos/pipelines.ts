@@ -108,10 +108,15 @@ export async function findStepFunction(db: Db, workspaceId: string, name: string
   return row;
 }
 
-/** A run and its steps together (a plain transaction: run records change no access, so no epoch step). */
-export async function insertRun(db: Db, run: NewPipelineRun, steps: NewPipelineRunStep[]) {
+/**
+ * Runs and their steps together, one statement each (a plain transaction: run records change no
+ * access, so no epoch step).
+ */
+export async function insertRuns(db: Db, runs: { run: NewPipelineRun; steps: NewPipelineRunStep[] }[]) {
+  if (runs.length === 0) return;
+  const steps = runs.flatMap((r) => r.steps);
   await db.transaction(async (tx) => {
-    await tx.insert(pipelineRuns).values(run);
+    await tx.insert(pipelineRuns).values(runs.map((r) => r.run));
     if (steps.length > 0) await tx.insert(pipelineRunSteps).values(steps);
   });
 }
