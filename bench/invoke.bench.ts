@@ -9,6 +9,7 @@
 //   npm run bench                          BENCH_SECONDS=5 npm run bench
 //   npm run bench -- --drivers pglite-disk,postgres      --invoke-only (skip pipeline/executors/containment)
 //   npm run bench -- --soak 1000000        (or BENCH_SOAK_INVOCATIONS=1000000): the soak only
+//   BENCH_ONLY=pipeline npm run bench      the pipeline figure only
 import crypto from 'node:crypto';
 import os from 'node:os';
 import http from 'node:http';
@@ -88,6 +89,11 @@ async function benchDriver(driver: string, agent: http.Agent) {
       return;
     }
 
+    // BENCH_ONLY=pipeline: only the pipeline figure (quicker, and kinder to a shared machine).
+    if (process.env.BENCH_ONLY === 'pipeline') {
+      process.stdout.write(`${pipelineLine(await pipelineBench(call, 'bench', SECONDS))}\n`);
+      return;
+    }
     const hello1 = await measure('hello', 1);
     const hello16 = await measure('hello', 16);
     const secrets1 = await measure('secrets', 1);

@@ -9075,10 +9075,11 @@ export interface components {
             };
         };
         EventTrigger: {
-            events: ("secret.version.created" | "secret.version.state_changed" | "secret.deleted" | "grant.created" | "grant.deleted" | "function.deployed" | "invocation.failed" | "executor.job.failed")[];
-            /** @description Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on */
+            events: ("secret.version.created" | "secret.version.state_changed" | "secret.deleted" | "grant.created" | "grant.deleted" | "function.deployed" | "invocation.failed" | "executor.job.failed" | "pipeline.run.succeeded" | "pipeline.run.failed")[];
+            /** @description Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on; `pipeline` applies to pipeline.run.* events only */
             filter?: {
                 function?: string;
+                pipeline?: string;
                 secret?: string;
                 vault?: string;
             };

@@ -26,3 +26,23 @@ export type InvocationOutcome =
 export type ValidateResult =
   | { ok: true }
   | { ok: false; code: string; message: string; line?: number; column?: number };
+
+/** How one step of a pipeline run went; `invocations` numbers its function's invocations within the run. */
+export interface PipelineStepOutcome {
+  status: 'ok' | 'skipped' | 'failed' | 'not_run';
+  durationMs: number;
+  invocations: number[];
+  logs: LogLine[];
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/**
+ * A pipeline run (Runtime.runPipeline). On failure `step` is the failing step's index (-1: the
+ * result expression; absent: the run as a whole, e.g. overloaded) and `invocation` the failing
+ * invocation's number within the run. Every text is redacted with every value the run read; the
+ * value too unless the pipeline exposes secrets.
+ */
+export type PipelineOutcome =
+  | { ok: true; value: unknown; steps: PipelineStepOutcome[]; durationMs: number; cpuMs: number }
+  | { ok: false; code: string; message: string; stack?: string; step?: number; invocation?: number; steps: PipelineStepOutcome[]; durationMs: number; cpuMs: number };

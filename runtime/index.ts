@@ -8,14 +8,19 @@
 // A workspace at its own caps (running or waiting invocations) also gets `overloaded`; an invocation
 // that reads too many distinct secrets or is denied too often ends with `secret_read_limit`.
 // Outcomes carry redacted texts: the worker redacts before anything leaves it.
-import type { InvocationOutcome, ValidateResult } from './errors.ts';
+//
+// runPipeline() runs all steps of a pipeline run in one worker (pipeline-worker.ts): one round trip
+// for the run instead of one per step, each invocation still in a fresh context, each secret read
+// still coming back here to the reader of its step's invocation. It answers like invoke(): never
+// throws, `overloaded` / `worker_crashed` for the runtime's own troubles.
+import type { InvocationOutcome, PipelineOutcome, ValidateResult } from './errors.ts';
 import type { FunctionLimits } from './limits.ts';
-import { createPool, type PoolOptions } from './pool.ts';
+import { createPool, type PipelineJob, type PoolOptions } from './pool.ts';
 import type { SecretReader } from './secret-reads.ts';
 
 export { compileFunction, type CompileResult } from './compile.ts';
 export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './limits.ts';
-export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode } from './errors.ts';
+export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode, PipelineOutcome, PipelineStepOutcome } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
 export { redactSecrets, createRedactor, redactJsonResult, REDACTED, MIN_REDACTED_LENGTH, type Redactor } from './redact.ts';
 
@@ -34,8 +39,25 @@ export interface InvocationRequest {
   exposeSecrets: boolean;
 }
 
+/** One pipeline run; the steps' scripts and limits are their functions' active versions. */
+export interface PipelineRunRequest {
+  workspaceId: string;
+  /** The whole run's deadline; every invocation's timeout is cut to what is left of it. */
+  deadlineMs: number;
+  /** Copied into every expression evaluation as context.args / context.caller, and into default step inputs. */
+  args: unknown;
+  caller: unknown;
+  steps: PipelineJob['steps'];
+  /** The expression module (api/pipelines/expressions.ts); needed if any step is planned or `result` is set. */
+  expressions?: PipelineJob['expressions'];
+  result: boolean;
+  exposeSecrets: boolean;
+}
+
 export interface Runtime {
   invoke(req: InvocationRequest, readSecret: SecretReader): Promise<InvocationOutcome>;
+  /** `readerFor(step, invocation)` gives the reader for one invocation of a step; asked at its first secret read. */
+  runPipeline(req: PipelineRunRequest, readerFor: (step: number, invocation: number) => SecretReader): Promise<PipelineOutcome>;
   /** Evaluates the top level in a fresh context under `limits`; `not_callable` if the default export is not a function. */
   validate(script: string, limits: FunctionLimits, workspaceId: string): Promise<ValidateResult>;
   /** workers: live worker processes; busy: invocations running in them; queued: waiting; restarts: unexpected worker deaths; recycles: planned replacements. */
@@ -63,6 +85,38 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         workspaceId: req.workspaceId, codeKey: req.codeKey, script: req.script, limits: req.limits, argsJson,
         validateOnly: false, exposeSecrets: req.exposeSecrets, readSecret,
       });
+    },
+    async runPipeline(req, readerFor) {
+      const started = performance.now();
+      let contextJson: string;
+      try {
+        contextJson = JSON.stringify({ args: req.args ?? null, caller: req.caller ?? null });
+      } catch {
+        return { ok: false, code: 'function_error', message: 'args must be a JSON value', steps: [], durationMs: 0, cpuMs: 0 };
+      }
+      const m = await pool.runPipeline({
+        workspaceId: req.workspaceId, deadlineMs: req.deadlineMs, contextJson, steps: req.steps, expressions: req.expressions,
+        result: req.result, exposeSecrets: req.exposeSecrets, readerFor,
+      });
+      const durationMs = performance.now() - started;
+      if (m.t === 'fail') return { ok: false, code: m.code, message: m.m, steps: [], durationMs, cpuMs: 0 };
+      // Shaped defensively, as toInvocationOutcome does: a worker's message is data, not a promise.
+      const steps = (Array.isArray(m.steps) ? m.steps : []).map((s) => ({
+        status: s.st, durationMs: Number(s.d) || 0, invocations: Array.isArray(s.js) ? s.js.filter(Number.isSafeInteger) : [],
+        logs: Array.isArray(s.l) ? s.l.map((l) => ({ level: l.level, message: String(l.message), at: String(l.at) })) : [],
+        ...(s.code !== undefined ? { errorCode: String(s.code) } : {}), ...(s.m !== undefined ? { errorMessage: String(s.m) } : {}),
+      }));
+      if (!m.ok) {
+        return {
+          ok: false, code: String(m.code), message: String(m.m), ...(m.st ? { stack: String(m.st) } : {}), ...(Number.isSafeInteger(m.p) ? { step: m.p } : {}),
+          ...(Number.isSafeInteger(m.j) ? { invocation: m.j } : {}), steps, durationMs, cpuMs: Number(m.c) || 0,
+        };
+      }
+      try {
+        return { ok: true, value: JSON.parse(m.r), steps, durationMs, cpuMs: Number(m.c) || 0 };
+      } catch {
+        return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', steps, durationMs, cpuMs: Number(m.c) || 0 };
+      }
     },
     validate(script, limits, workspaceId) {
       return pool.validate({

@@ -22,7 +22,7 @@ import { checkSecretRequest, READ_MANY } from './bridge.ts';
 import type { InvocationFailureCode, InvocationOutcome, LogLine, ValidateResult } from './errors.ts';
 import {
   DEFAULT_MAX_DENIED_READS, DEFAULT_MAX_SECRET_NAMES, DEFAULT_WORKSPACE_IN_FLIGHT, DEFAULT_WORKSPACE_QUEUE,
-  GATEWAY_GRACE_MS, normalizeLimits, type FunctionLimits,
+  GATEWAY_GRACE_MS, MIN_LIMITS, normalizeLimits, type FunctionLimits,
 } from './limits.ts';
 import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
 import { createSecretReads, type SecretReadCaps, type SecretReader, type SecretReads } from './secret-reads.ts';
@@ -65,9 +65,38 @@ export interface Job {
   validateOnly: boolean;
   exposeSecrets: boolean;
   readSecret?: SecretReader;
+  /** Set for a pipeline run (runPipeline): the fields above then only serve the queue and the watchdog. */
+  pipe?: PipeState;
+}
+
+/** A pipeline run, as the gateway hands it to one worker (see pipeline-worker.ts). */
+export interface PipelineJob {
+  workspaceId: string;
+  deadlineMs: number;
+  /** `{args, caller}` as JSON. */
+  contextJson: string;
+  steps: {
+    name: string; codeKey: string; script: string; limits: FunctionLimits; exposeSecrets: boolean;
+    planned: boolean; forEach: boolean; skipOnError: boolean;
+    /** The step's function does not exist: the message its step fails with when it is reached. */
+    missing?: string;
+  }[];
+  expressions?: { codeKey: string; script: string; limits: FunctionLimits };
+  result: boolean;
+  exposeSecrets: boolean;
+  /** The reader for invocation `invocation` (numbered within the run) of step `step`; asked once per invocation. */
+  readerFor(step: number, invocation: number): SecretReader;
+}
+
+interface PipeState {
+  job: PipelineJob;
+  /** Per invocation of the run: the same caps as a direct invocation's. */
+  reads: Map<number, SecretReads>;
 }
 
 type DoneMessage = Extract<FromWorker, { t: 'done' }>;
+export type PipeDoneMessage = Extract<FromWorker, { t: 'pdone' }>;
+type Answer = DoneMessage | PipeDoneMessage | Failure;
 
 interface Pending extends Job {
   i: number;
@@ -79,10 +108,10 @@ interface Pending extends Job {
   worker?: Worker;
   watchdog?: NodeJS.Timeout;
   closed: boolean;
-  answer(done: DoneMessage | Failure): void;
+  answer(done: Answer): void;
 }
 
-interface Failure { t: 'fail'; code: FailureCode; m: string }
+export interface Failure { t: 'fail'; code: FailureCode; m: string }
 
 interface Worker {
   child: ChildProcess;
@@ -98,6 +127,8 @@ interface Worker {
 
 export interface Pool {
   invoke(job: Job): Promise<InvocationOutcome>;
+  /** Runs a whole pipeline in one worker; answers the worker's pdone, or a Failure (overload, crash, watchdog). */
+  runPipeline(job: PipelineJob): Promise<PipeDoneMessage | Failure>;
   validate(job: Job): Promise<ValidateResult>;
   stats(): { workers: number; busy: number; queued: number; restarts: number; recycles: number };
   workerPids(): number[];
@@ -245,7 +276,61 @@ export function createPool(options: PoolOptions = {}): Pool {
       case 'sec':
         onSecretRequest(w, m);
         return;
+      case 'pdone': {
+        const p = w.inFlight.get(m.i);
+        if (!p?.pipe) return;
+        p.answer(m);
+        w.served++;
+        if (!w.draining && w.served >= recycleAfter) recycle(w);
+        else if (typeof m.rss === 'number') checkRss(w, m.rss);
+        pump();
+        return;
+      }
+      case 'psec':
+        onPipelineSecretRequest(w, m);
+        return;
     }
+  }
+
+  /** As onSecretRequest, per invocation of the run: its own memo and caps, its own reader (its step's audit detail). */
+  function onPipelineSecretRequest(w: Worker, m: Extract<FromWorker, { t: 'psec' }>): void {
+    const p = w.inFlight.get(m.i);
+    if (!p?.pipe || p.closed || performance.now() > p.deadlineAt) return;
+    if (!Number.isSafeInteger(m.j) || !Number.isSafeInteger(m.p) || m.p < 0 || m.p >= p.pipe.job.steps.length) return;
+    if (checkSecretRequest(READ_MANY, m.v, m.n) !== undefined) return;
+    let reads = p.pipe.reads.get(m.j);
+    if (!reads) {
+      reads = createSecretReads(p.pipe.job.readerFor(m.p, m.j), caps);
+      p.pipe.reads.set(m.j, reads);
+    }
+    reads.read(m.v, m.n).then(({ status, values, reason }) => {
+      if (p.closed) return;
+      send(w, { t: 'psec', i: p.i, j: m.j, r: m.r, s: status, ...(values ? { x: values } : {}), ...(status === 3 ? { m: reason } : {}) });
+    }).catch(() => {
+      logger?.error({ pid: w.pid, code: 'secret_read_failed' }, 'a secret read for a pipeline step could not be answered');
+    });
+  }
+
+  /** The run with every script the worker may not hold (all of them when it asked again). */
+  function sendPipe(w: Worker, p: Pending, withScripts: boolean): void {
+    const job = p.pipe!.job;
+    const script = (codeKey: string, source: string) => {
+      if (!withScripts && w.knownScripts.has(codeKey)) return {};
+      if (w.knownScripts.size >= 512) w.knownScripts.clear();
+      w.knownScripts.add(codeKey);
+      return { s: source };
+    };
+    const x = job.expressions;
+    send(w, {
+      t: 'pipe', i: p.i, w: job.workspaceId, to: p.limits.timeoutMs, c: job.contextJson,
+      st: job.steps.map((s) => ({
+        n: s.name, k: s.codeKey, ...(s.missing !== undefined ? { nf: s.missing } : script(s.codeKey, s.script)),
+        ...normalizedLimits(s.limits), ...(s.exposeSecrets ? { e: true as const } : {}), ...(s.planned ? { p: true as const } : {}),
+        ...(s.forEach ? { f: true as const } : {}), ...(s.skipOnError ? { sk: true as const } : {}),
+      })),
+      ...(x ? { x: { k: x.codeKey, ...script(x.codeKey, x.script), ...normalizedLimits(x.limits) } } : {}),
+      ...(job.result ? { r: true as const } : {}), ...(job.exposeSecrets ? { e: true as const } : {}),
+    });
   }
 
   function onSecretRequest(w: Worker, m: Extract<FromWorker, { t: 'sec' }>): void {
@@ -275,6 +360,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   }
 
   function sendRun(w: Worker, p: Pending, withScript: boolean): void {
+    if (p.pipe) return sendPipe(w, p, withScript);
     const needScript = withScript || p.validateOnly || !w.knownScripts.has(p.codeKey);
     if (needScript && !p.validateOnly) {
       if (w.knownScripts.size >= 512) w.knownScripts.clear();
@@ -361,7 +447,8 @@ export function createPool(options: PoolOptions = {}): Pool {
     stopWhenIdle();
   }
 
-  function submit(job: Job, toOutcome: (m: DoneMessage | Failure, p: Pending) => void): void {
+  // M: the message kind a job of this kind is answered with (done for runs, pdone for pipeline runs; see onMessage).
+  function submit<M extends Answer = DoneMessage>(job: Job, toOutcome: (m: M | Failure, p: Pending) => void): void {
     const started = performance.now();
     const p: Pending = {
       ...job,
@@ -387,7 +474,7 @@ export function createPool(options: PoolOptions = {}): Pool {
           // so that an answer given from inside pump() does not re-enter it.
           queueMicrotask(pump);
         } else unqueue(p);
-        toOutcome(m, p);
+        toOutcome(m as M | Failure, p);
       },
     };
     if (closing) return p.answer({ t: 'fail', code: 'worker_crashed', m: 'the runtime is closed' });
@@ -409,6 +496,12 @@ export function createPool(options: PoolOptions = {}): Pool {
     },
     validate(job) {
       return new Promise((resolve) => submit(job, (m) => resolve(toValidateResult(m))));
+    },
+    runPipeline(job) {
+      return new Promise((resolve) => submit<PipeDoneMessage>({
+        workspaceId: job.workspaceId, codeKey: '', script: '', limits: { timeoutMs: job.deadlineMs, memoryMb: MIN_LIMITS.memoryMb },
+        argsJson: undefined, validateOnly: false, exposeSecrets: false, pipe: { job, reads: new Map() },
+      }, (m) => resolve(m.t === 'pdone' || m.t === 'fail' ? m : { t: 'fail', code: 'worker_crashed', m: 'the worker answered a pipeline run as an invocation' })));
     },
     stats() {
       let busy = 0;
@@ -469,6 +562,11 @@ function toValidateResult(m: DoneMessage | Failure): ValidateResult {
     ...(m.line !== undefined ? { line: m.line, column: m.col } : {}),
   };
 }
+
+const normalizedLimits = (limits: FunctionLimits) => {
+  const l = normalizeLimits(limits);
+  return { to: l.timeoutMs, mb: l.memoryMb };
+};
 
 /** FNV-1a: a stable, cheap spread of workspaces over workers. */
 function hash(s: string): number {

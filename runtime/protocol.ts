@@ -17,7 +17,43 @@ export type ToWorker =
   /** The gateway has answered invocation `i` (a per-invocation cap): stop it and dispose its isolate. */
   | { t: 'abort'; i: number }
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
-  | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] };
+  | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] }
+  /** Run a whole pipeline in this worker (pipeline-worker.ts): its steps in order, each invocation in a fresh context. */
+  | PipeMessage
+  /**
+   * The answer to a secret read of invocation `j` of pipeline run `i`, as in `sec`; `s` 3: a
+   * per-invocation cap was reached (`m` says which) and invocation `j` must end with secret_read_limit.
+   */
+  | { t: 'psec'; i: number; j: number; r: number; s: 0 | 1 | 2 | 3; x?: (string | null)[]; m?: string };
+
+/**
+ * A pipeline run. `to`: the run's deadline (ms from receipt). `c`: `{args, caller}` as JSON. `x`:
+ * the expression module (`to` and `mb` its limits per evaluation), absent when no step has
+ * expressions and there is no result expression. `r`: evaluate the result expression. `e`: the
+ * run's value is not redacted (the pipeline's exposeSecrets).
+ */
+export interface PipeMessage {
+  t: 'pipe'; i: number; w: string; to: number; c: string; st: PipeStep[];
+  x?: { k: string; s?: string; to: number; mb: number }; r?: true; e?: true;
+}
+
+/**
+ * One step: its function's script key (`s` the source when the worker may not hold it), the
+ * per-invocation timeout and memory, `e` the function's exposeSecrets, `p` it has `if`/`forEach`/
+ * `input` (the expression module plans it), `f` it has forEach, `sk` onError is skip, `nf` the
+ * function does not exist (the text to fail with when the step is reached).
+ */
+export interface PipeStep {
+  n: string; k: string; s?: string; to: number; mb: number; e?: true; p?: true; f?: true; sk?: true; nf?: string;
+}
+
+/**
+ * How a step went: `st` status, `d` duration (ms), `js` the run's invocation numbers of its
+ * function's invocations, `l` its logs (redacted), and the failure's code and message.
+ */
+export interface PipeStepDone {
+  st: 'ok' | 'skipped' | 'failed' | 'not_run'; d: number; js: number[]; l: LogLine[]; code?: string; m?: string;
+}
 
 /** Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in). */
 export type FromWorker =
@@ -26,4 +62,13 @@ export type FromWorker =
   | { t: 'miss'; i: number }
   | { t: 'sec'; i: number; r: number; v: string; n: string[] }
   | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number }
-  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number };
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number }
+  /** A secret read by invocation `j` (numbered within the run) of step `p` of pipeline run `i`. */
+  | { t: 'psec'; i: number; j: number; p: number; r: number; v: string; n: string[] }
+  /**
+   * A pipeline run ended. `r` its value as JSON (redacted unless `e` was set); on failure the code,
+   * message and stack, `p` the failing step (-1: the result expression; absent: the run itself)
+   * and `j` the failing invocation. Every text is redacted with every value the run read.
+   */
+  | { t: 'pdone'; i: number; ok: true; r: string; steps: PipeStepDone[]; c: number; rss: number }
+  | { t: 'pdone'; i: number; ok: false; code: string; m: string; st?: string; p?: number; j?: number; steps: PipeStepDone[]; c: number; rss: number };

@@ -19,6 +19,7 @@
 import ivm from 'isolated-vm';
 import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
 import { createIsolatePool } from './isolates.ts';
+import { createPipelineRuns } from './pipeline-worker.ts';
 import {
   ISOLATE_CUT_MARGIN, ISOLATE_IDLE_CHECK_MS, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, MAX_ERROR_STACK_CHARS,
   MAX_LOG_BYTES, MAX_LOG_LINES, MAX_RESULT_BYTES, MAX_RESULT_DEPTH, MAX_SCRIPTS_PER_ISOLATE, MAX_SECRET_CALLS,
@@ -65,6 +66,8 @@ interface Invocation {
   reads: number;
   /** Every secret value passed into the isolate: what redaction looks for. */
   values: Set<string>;
+  /** Where this invocation's messages go when a pipeline run (pipeline-worker.ts) started it, not the gateway. */
+  sink?: (m: FromWorker) => void;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -120,9 +123,9 @@ function cpuNs(sb: Sandbox): bigint {
   try { return sb.isolate.cpuTime; } catch { return 0n; }
 }
 
-function receive(msg: RunMessage): void {
+function receive(msg: RunMessage, sink?: (m: FromWorker) => void): void {
   const source = msg.s ?? sources.get(msg.k);
-  if (source === undefined) { send({ t: 'miss', i: msg.i }); return; }
+  if (source === undefined) { (sink ?? send)({ t: 'miss', i: msg.i }); return; }
   if (msg.s !== undefined && !msg.v) {
     sources.delete(msg.k);
     sources.set(msg.k, msg.s);
@@ -130,7 +133,7 @@ function receive(msg: RunMessage): void {
   }
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
-    answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(),
+    answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), sink,
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
@@ -171,7 +174,7 @@ function finish(inv: Invocation, raw: Raw): void {
   const c = inv.sb ? Number(cpuNs(inv.sb) - inv.cpu0) / 1e6 : 0;
   const redactor = createRedactor(inv.values);
   const done = redactDone(raw, redactor, inv.msg);
-  send({ t: 'done', i: inv.msg.i, ...done, l: redactLogs(inv, redactor), c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+  (inv.sink ?? send)({ t: 'done', i: inv.msg.i, ...done, l: redactLogs(inv, redactor), c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
 }
 
 /**
@@ -265,7 +268,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     if (refusal !== undefined) return refusal;
     if (msg.v) return 'Esecrets cannot be read while a function is being validated';
     if (++inv.reads > MAX_SECRET_CALLS) return `Eat most ${MAX_SECRET_CALLS} secret reads per invocation`;
-    send({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
+    (inv.sink ?? send)({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
     return undefined;
   });
   const logCb = new ivm.Callback((level: unknown, message: unknown) => captureLog(inv, level, message));
@@ -424,10 +427,23 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
 }
 
+// A pipeline run's invocations go through receive() like any other (a fresh context each), under
+// numbers of their own below zero, so they never meet the gateway's.
+const pipelines = createPipelineRuns({
+  start: receive,
+  answer: (i, r, s, x) => onSecretAnswer({ t: 'sec', i, r, s, x }),
+  abort,
+  source: (k) => sources.get(k),
+  send,
+  rss: residentSetSize,
+});
+
 process.on('message', (m: ToWorker) => {
   if (m.t === 'run') receive(m);
   else if (m.t === 'sec') onSecretAnswer(m);
   else if (m.t === 'abort') abort(m.i);
+  else if (m.t === 'pipe') pipelines.receive(m);
+  else if (m.t === 'psec') pipelines.onSecretAnswer(m);
 });
 // Never Node's default report: an error's text may hold a value. The pool restarts the worker.
 const die = (what: string) => (err: unknown) => {

@@ -27,9 +27,12 @@ const ACTION_EVENTS: Record<string, EventType> = {
   'function.deploy': 'function.deployed',
   'invocation.failed': 'invocation.failed',
   'executor.job.failed': 'executor.job.failed',
+  'pipeline.run.succeeded': 'pipeline.run.succeeded',
+  'pipeline.run.failed': 'pipeline.run.failed',
 };
 /** Events about a workspace's own work: only that workspace's executors hear them. */
-const WORKSPACE_EVENTS = new Set<EventType>(['function.deployed', 'invocation.failed', 'executor.job.failed']);
+const WORKSPACE_EVENTS = new Set<EventType>(['function.deployed', 'invocation.failed', 'executor.job.failed', 'pipeline.run.succeeded', 'pipeline.run.failed']);
+const PIPELINE_EVENTS = new Set<EventType>(['pipeline.run.succeeded', 'pipeline.run.failed']);
 const STATE_OF: Record<string, string> = { 'secret.version.enable': 'enabled', 'secret.version.disable': 'disabled', 'secret.version.destroy': 'destroyed' };
 const BATCH = 200;
 
@@ -63,6 +66,18 @@ export function eventOf(row: AuditRow) {
     if (typeof detail.functionVersion === 'number') event.version = detail.functionVersion;
     event.trigger = detail.trigger ?? null;
     if (detail.jobId) event.job = { id: detail.jobId, executor: detail.executor ?? null };
+  }
+  if (type === 'pipeline.run.succeeded' || type === 'pipeline.run.failed') {
+    // Names, numbers and the failure's code: never the run's value or a step's message.
+    event.workspace = row.workspace;
+    event.pipeline = detail.pipeline ?? null;
+    if (typeof detail.pipelineVersion === 'number') event.version = detail.pipelineVersion;
+    event.runId = detail.runId ?? null;
+    if (type === 'pipeline.run.failed') {
+      event.code = detail.code ?? null;
+      event.step = detail.step ?? null;
+      if (row.invocationId) event.invocationId = row.invocationId;
+    }
   }
   if (type === 'executor.job.failed') {
     event.workspace = row.workspace;
@@ -109,6 +124,7 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
               if (row.workspaceId !== workspace.id) continue;
               if (f.function && !globMatches(f.function, row.function)) continue;
               if (f.vault || f.secret) continue;
+              if (f.pipeline && !(PIPELINE_EVENTS.has(type) && globMatches(f.pipeline, String(((row.detail ?? {}) as { pipeline?: unknown }).pipeline ?? '')))) continue;
               if (type === 'executor.job.failed') {
                 // An executor never hears of its own failures, and a chain of failure reports stops at
                 // the executor depth limit: otherwise two executors failing on each other's failures loop.
@@ -123,7 +139,7 @@ export function createEventDispatcher(deps: { db: Db; logger: Logger; intervalMs
               if (!can) continue;
               if (f.vault && !globMatches(f.vault, row.vault)) continue;
               if (f.secret && !globMatches(f.secret, row.secret)) continue;
-              if (f.function) continue;
+              if (f.function || f.pipeline) continue;
             }
             const retry = (executor.retry as RetryPolicy | null) ?? DEFAULT_RETRY;
             const out = await jobsRepo.insertJob(tx, {

@@ -42,14 +42,14 @@ const ScheduleTrigger = z.strictObject({
 
 export const EVENT_TYPES = [
   'secret.version.created', 'secret.version.state_changed', 'secret.deleted', 'grant.created', 'grant.deleted', 'function.deployed',
-  'invocation.failed', 'executor.job.failed',
+  'invocation.failed', 'executor.job.failed', 'pipeline.run.succeeded', 'pipeline.run.failed',
 ] as const;
 const NameGlob = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.*-]+$/, 'a name, or a glob where * stands for any characters');
 const EventTrigger = z.strictObject({
   kind: z.literal('event'),
   events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length),
-  filter: z.strictObject({ vault: NameGlob.optional(), secret: NameGlob.optional(), function: NameGlob.optional() }).optional()
-    .openapi({ description: 'Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on' }),
+  filter: z.strictObject({ vault: NameGlob.optional(), secret: NameGlob.optional(), function: NameGlob.optional(), pipeline: NameGlob.optional() }).optional()
+    .openapi({ description: 'Exact names or * globs. Vault events only ever come from vaults the workspace holds reader on; `pipeline` applies to pipeline.run.* events only' }),
 }).openapi('EventTrigger');
 
 export const TriggerSchema = z.discriminatedUnion('kind', [WebhookTrigger, ScheduleTrigger, EventTrigger]).openapi('Trigger');

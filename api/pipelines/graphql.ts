@@ -54,7 +54,7 @@ export const pipelineResolver = (logger: Logger) =>
       }
       let out: Awaited<ReturnType<PipelineRunner['run']>>;
       try {
-        out = await run({ actor: ctx.actor, workspace: ctx.workspace, pipeline, version, args: JSON.parse(JSON.stringify(args ?? {})) });
+        out = await run({ actor: ctx.actor, workspace: ctx.workspace, pipeline, version, args: JSON.parse(JSON.stringify(args ?? {})), via: ctx.via });
       } catch (err) {
         const unavailable = isDatabaseUnavailable(err);
         logger.error({ requestId: ctx.actor.requestId, pipeline: pipeline.name, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'pipeline run failed unexpectedly');

@@ -1,30 +1,31 @@
-// What happens when a pipeline field resolves: its steps run in order, each as an invocation of a
-// function's active version in the sandbox under the workspace's grants; `if`/`forEach`/`input` and
-// `result` are evaluated in the sandbox too (expressions.ts), never here. Every secret read is
-// grant-checked and audited with the pipeline, version, step and run id; the audit rows commit
-// before anything the run produced leaves (fail closed); the run is recorded with its steps.
+// What happens when a pipeline field resolves: the whole run goes to one sandbox worker
+// (runtime.runPipeline), which runs the steps in order, each invocation of a step's function (its
+// active version) in a fresh context under its own timeout, cut to what is left of the run's
+// deadline; `if`/`forEach`/`input` and `result` are evaluated there too (expressions.ts), never
+// here. Every secret read comes back here, one at a time, to a reader made for its step's
+// invocation: grant-checked and audited with the pipeline, version, step and run id. The audit
+// rows commit before anything the run produced leaves (fail closed); the run is recorded with its
+// steps.
 //
-// Cost: a step without expressions is one invocation; a step with any is one more (all of its
-// expressions in one go). Running all steps inside one worker is not done yet (see docs/pipelines.md).
+// Cost: one round trip to a worker per run, however many steps it has (see docs/pipelines.md).
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 import type { Db } from '../../db/client.ts';
 import * as repo from '../../db/repos/pipelines.ts';
 import type { Workspace } from '../../db/schema.ts';
-import { createRedactor, redactJsonResult, type InvocationOutcome, type LogLine, type Runtime, type SecretReader } from '../../runtime/index.ts';
+import type { PipelineOutcome, PipelineRunRequest, Runtime, SecretReader } from '../../runtime/index.ts';
 import type { Actor } from '../actor.ts';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import { newId } from '../crypto/credentials.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { RuntimeReader, SecretService } from '../services/secrets.ts';
-import { stepNeedsPlan, type StepPlan } from './expressions.ts';
+import type { ViaGroup } from '../services/workspaces.ts';
+import { stepNeedsPlan } from './expressions.ts';
 import { safeLogs, safeText, type RunRecords } from './runs.ts';
-import { DEFAULT_DEADLINE_MS, type PipelineSpec, type StepSpec } from './spec.ts';
+import { DEFAULT_DEADLINE_MS, type PipelineSpec } from './spec.ts';
 
 /** Expressions are plumbing: small, quick, and without secrets. */
 const EXPRESSION_LIMITS = { timeoutMs: 5000, memoryMb: 64 };
-/** Below this much time left, a step is not started. */
-const MIN_STEP_MS = 10;
 
 export interface RunRequest {
   actor: Actor;
@@ -32,6 +33,8 @@ export interface RunRequest {
   pipeline: repo.PipelineRow;
   version: repo.PipelineVersionRow;
   args: Record<string, unknown>;
+  /** The caller's right to run it came through a group: its reads' rows say which. */
+  via?: ViaGroup;
 }
 
 export interface RunFailure {
@@ -47,9 +50,6 @@ export type RunOutcome =
   | ({ ok: false; runId: string } & RunFailure);
 
 type StepFunction = NonNullable<Awaited<ReturnType<typeof repo.findStepFunction>>>;
-type StepRecord = repo.NewPipelineRunStep & { invocationIds: string[]; logs: LogLine[] };
-
-const denyAll: SecretReader = async () => { throw Object.assign(new Error('expressions cannot read secrets'), { code: 'access_denied' }); };
 
 export function createPipelineRunner(deps: {
   db: Db; runtime: Runtime; secrets: SecretService; audit: AuditLog; logger: Logger; records: RunRecords; accessCache?: AccessCachePolicy; metrics?: Metrics;
@@ -60,124 +60,103 @@ export function createPipelineRunner(deps: {
   async function run(req: RunRequest): Promise<RunOutcome> {
     const { actor, workspace, pipeline, version } = req;
     const spec = version.spec as PipelineSpec;
+    const deadlineMs = spec.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const runId = newId('run');
     const startedAt = new Date();
     const started = performance.now();
-    const deadlineAt = started + (spec.deadlineMs ?? DEFAULT_DEADLINE_MS);
-    const remaining = () => Math.floor(deadlineAt - performance.now());
-    const secretValues = new Set<string>();
     const auditRows: AuditEntry[] = [];
+    const readers: RuntimeReader[] = [];
     const caller = { id: actor.principal.id, kind: actor.principal.kind, name: actor.principal.name };
-    const outputs: Record<string, unknown> = {};
-    const steps: StepRecord[] = spec.steps.map((s, position) => ({
-      runId, position, name: s.name, function: s.function, status: 'not_run', durationMs: 0, invocationIds: [], logs: [], errorCode: null, errorMessage: null,
-    }));
 
-    const deadlineFailure = (): RunFailure => ({ code: 'timeout', message: `the run passed its ${spec.deadlineMs ?? DEFAULT_DEADLINE_MS} ms deadline` });
+    const fns = await Promise.all(spec.steps.map((step) =>
+      stepFunctions.get(`${workspace.id}\0${step.function}`, () => repo.findStepFunction(db, workspace.id, step.function))));
+    const planned = spec.steps.some((_, i) => stepNeedsPlan(spec, i));
 
-    /** One invocation of the expression module. */
-    async function evaluate(request: Record<string, unknown>, rec: StepRecord | undefined): Promise<{ ok: true; value: any } | { ok: false; failure: RunFailure }> {
-      const left = remaining();
-      if (left < MIN_STEP_MS) return { ok: false, failure: deadlineFailure() };
-      const invocationId = newId('inv');
-      const outcome = await runtime.invoke({
-        invocationId, workspaceId: workspace.id, codeKey: `pipeline:${pipeline.id}:${version.version}:${version.specHash}`, script: version.script,
-        limits: { timeoutMs: Math.min(EXPRESSION_LIMITS.timeoutMs, left), memoryMb: EXPRESSION_LIMITS.memoryMb },
-        args: { ...request, context: { args: req.args, pipeline: outputs, caller } }, exposeSecrets: true,
-      }, denyAll);
-      rec?.logs.push(...outcome.logs);
-      if (!outcome.ok) return { ok: false, failure: failureOf(outcome, invocationId) };
-      return { ok: true, value: outcome.result };
-    }
+    /** Invocation numbers of the run -> invocation ids, made when first needed (a read, or the record). */
+    const invocationIds = new Map<number, string>();
+    const idOf = (n: number) => {
+      let id = invocationIds.get(n);
+      if (!id) invocationIds.set(n, (id = newId('inv')));
+      return id;
+    };
+    const via = req.via ? { invokerViaGroup: req.via.viaGroup, invokerViaGroupId: req.via.viaGroupId } : {};
 
-    async function invokeFunction(fn: StepFunction, step: StepSpec, input: unknown, rec: StepRecord): Promise<{ ok: true; value: unknown } | { ok: false; failure: RunFailure }> {
-      const left = remaining();
-      if (left < MIN_STEP_MS) return { ok: false, failure: deadlineFailure() };
-      const invocationId = newId('inv');
-      rec.invocationIds.push(invocationId);
+    const readerFor = (i: number, n: number): SecretReader => {
+      const fn = fns[i];
+      const step = spec.steps[i];
+      if (!fn) return async () => { throw Object.assign(new Error('the step has no function'), { code: 'access_denied' }); };
+      const invocationId = idOf(n);
       const reader: RuntimeReader = {
         workspaceId: workspace.id, workspaceName: workspace.name, functionName: fn.name, functionVersion: fn.version, invocationId,
         principalId: actor.principal.id, requestId: actor.requestId, auditRows,
-        auditDetail: { pipeline: pipeline.name, pipelineVersion: version.version, step: step.name, runId },
+        auditDetail: { pipeline: pipeline.name, pipelineVersion: version.version, step: step.name, runId, ...via },
       };
-      const outcome = await runtime.invoke({
-        invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${fn.version}:${fn.codeHash}`, script: fn.script,
-        limits: { timeoutMs: Math.min(step.timeoutMs ?? fn.timeoutMs, left), memoryMb: fn.memoryMb }, args: input, exposeSecrets: fn.exposeSecrets,
-      }, async (vault, name) => {
+      readers.push(reader);
+      return async (vault, name) => {
         try {
-          const value = await secrets.readForFunction(reader, vault, name);
-          if (typeof value === 'string') secretValues.add(value);
-          return value;
+          return await secrets.readForFunction(reader, vault, name);
         } catch (err) {
           if ((err as { code?: unknown })?.code !== 'access_denied') {
             logger.error({ runId, invocationId, vault, secretName: name, err: { message: (err as Error)?.message } }, 'a secret read from a pipeline step failed');
           }
           throw err;
         }
-      });
-      // A read still in flight past the invocation's end writes its own row.
-      reader.auditRows = undefined;
-      deps.metrics?.invocation(outcome.ok ? 'ok' : outcome.code, 'pipeline');
-      deps.metrics?.stage('sandbox', outcome.durationMs / 1000);
-      rec.logs.push(...outcome.logs);
-      if (!outcome.ok) return { ok: false, failure: failureOf(outcome, invocationId) };
-      return { ok: true, value: outcome.result };
-    }
+      };
+    };
 
-    async function runStep(i: number, rec: StepRecord): Promise<{ ok: true; output: unknown; skipped?: true } | { ok: false; failure: RunFailure }> {
-      const step = spec.steps[i];
-      let inputs: unknown[];
-      if (stepNeedsPlan(spec, i)) {
-        const plan = await evaluate({ step: i }, rec);
-        if (!plan.ok) return plan;
-        const p = plan.value as StepPlan;
-        if ('skip' in p) return { ok: true, output: null, skipped: true };
-        inputs = p.inputs;
-      } else {
-        inputs = [{ args: req.args, pipeline: outputs }];
-      }
-      const fn = await stepFunctions.get(`${workspace.id}\0${step.function}`, () => repo.findStepFunction(db, workspace.id, step.function));
-      if (!fn) return { ok: false, failure: { code: 'not_found', message: `function "${step.function}" does not exist in this workspace` } };
-      const results: unknown[] = [];
-      for (const input of inputs) {
-        const r = await invokeFunction(fn, step, input, rec);
-        if (!r.ok) return r;
-        results.push(r.value);
-      }
-      return { ok: true, output: step.forEach !== undefined ? results : results[0] };
+    const request: PipelineRunRequest = {
+      workspaceId: workspace.id, deadlineMs, args: req.args, caller,
+      steps: spec.steps.map((step, i) => {
+        const fn = fns[i];
+        return {
+          name: step.name, codeKey: fn ? `${fn.id}:${fn.version}:${fn.codeHash}` : '', script: fn?.script ?? '',
+          limits: { timeoutMs: step.timeoutMs ?? fn?.timeoutMs ?? deadlineMs, memoryMb: fn?.memoryMb ?? EXPRESSION_LIMITS.memoryMb },
+          exposeSecrets: fn?.exposeSecrets ?? false, planned: stepNeedsPlan(spec, i), forEach: step.forEach !== undefined, skipOnError: step.onError === 'skip',
+          ...(fn ? {} : { missing: `function "${step.function}" does not exist in this workspace` }),
+        };
+      }),
+      ...(planned || spec.result !== undefined
+        ? { expressions: { codeKey: `pipeline:${pipeline.id}:${version.version}:${version.specHash}`, script: version.script, limits: EXPRESSION_LIMITS } }
+        : {}),
+      result: spec.result !== undefined,
+      exposeSecrets: spec.exposeSecrets === true,
+    };
+    const outcome: PipelineOutcome = await runtime.runPipeline(request, readerFor);
+    // A read still in flight now (its answer will be dropped) writes its own row from here on.
+    for (const r of readers) r.auditRows = undefined;
+    for (const s of outcome.steps) {
+      for (let n = 0; n < s.invocations.length; n++) deps.metrics?.invocation(s.status === 'failed' && n === s.invocations.length - 1 ? (s.errorCode ?? 'function_error') : 'ok', 'pipeline');
     }
+    deps.metrics?.stage('sandbox', outcome.durationMs / 1000);
 
     let failure: RunFailure | undefined;
-    let lastOutput: unknown = null;
-    for (let i = 0; i < spec.steps.length && !failure; i++) {
-      const step = spec.steps[i];
-      const rec = steps[i];
-      const t0 = performance.now();
-      const r = await runStep(i, rec);
-      rec.durationMs = Math.round(performance.now() - t0);
-      if (r.ok) {
-        rec.status = r.skipped ? 'skipped' : 'ok';
-        outputs[step.name] = r.output;
-        lastOutput = r.output;
-        continue;
-      }
-      rec.status = 'failed';
-      rec.errorCode = r.failure.code;
-      rec.errorMessage = r.failure.message;
-      if (step.onError === 'skip' && r.failure.code !== 'overloaded' && r.failure.code !== 'timeout') {
-        outputs[step.name] = null;
-        lastOutput = null;
-        continue;
-      }
-      failure = { ...r.failure, step: step.name };
+    if (!outcome.ok) {
+      const step = outcome.step === undefined ? undefined : outcome.step < 0 ? 'result' : spec.steps[outcome.step]?.name;
+      // The gateway's watchdog speaks of a function's timeout; for a run it was the deadline.
+      const message = outcome.code === 'timeout' && outcome.step === undefined ? `the run passed its ${deadlineMs} ms deadline` : outcome.message;
+      failure = {
+        code: outcome.code, message, ...(step ? { step } : {}), ...(outcome.invocation !== undefined ? { invocationId: idOf(outcome.invocation) } : {}),
+        ...(outcome.stack ? { stack: outcome.stack } : {}),
+      };
     }
 
-    let value: unknown = lastOutput;
-    if (!failure && spec.result !== undefined) {
-      const r = await evaluate({ result: true }, undefined);
-      if (r.ok) value = (r.value as { value: unknown }).value;
-      else failure = { ...r.failure, step: 'result' };
-    }
+    // The run is an event (api/events): pipeline.run.succeeded or .failed, with names, numbers and
+    // the failure's code only (a message may quote what a step read). A failure, or a run that read
+    // secrets, commits it with the reads, before the answer. A run that succeeded without reading
+    // has nothing to commit first, so its event does not hold the answer up: it is appended right
+    // after, like the run's record (a gateway dying in between loses both). A run refused at the
+    // door (overloaded) ran nothing and is not an event.
+    const event: AuditEntry | undefined = failure?.code === 'overloaded' && failure.step === undefined ? undefined : {
+      action: failure ? 'pipeline.run.failed' : 'pipeline.run.succeeded', outcome: 'allowed',
+      actorId: actor.principal.id, actorKind: actor.principal.kind, requestId: actor.requestId,
+      workspaceId: workspace.id, workspace: workspace.name, invocationId: failure?.invocationId ?? null,
+      detail: {
+        pipeline: pipeline.name, pipelineVersion: version.version, runId,
+        ...(failure ? { code: failure.code, ...(failure.step ? { step: failure.step } : {}) } : {}),
+      },
+    };
+    const eventAfter = event && !failure && auditRows.length === 0;
+    if (event && !eventAfter) auditRows.push(event);
 
     // Nothing the run produced leaves until every secret read it made is on the audit trail.
     if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
@@ -185,32 +164,27 @@ export function createPipelineRunner(deps: {
       failure = { code: 'unavailable', message: 'the audit trail could not be written, so the run\'s output is withheld' };
     }
 
-    const redactor = createRedactor(secretValues);
-    for (const rec of steps) {
-      rec.logs = safeLogs(rec.logs.map((l) => ({ ...l, message: redactor.text(l.message) })));
-      if (rec.errorMessage) rec.errorMessage = safeText(redactor.text(rec.errorMessage));
-    }
-    if (failure) {
-      failure.message = redactor.text(failure.message);
-      if (failure.stack) failure.stack = redactor.text(failure.stack);
-    } else if (!spec.exposeSecrets && secretValues.size > 0) {
-      value = redactJsonResult(JSON.stringify(value ?? null), redactor);
-    }
-
+    const steps: repo.NewPipelineRunStep[] = spec.steps.map((s, position) => {
+      const o = outcome.steps[position];
+      return {
+        runId, position, name: s.name, function: s.function, status: o?.status ?? 'not_run', durationMs: o?.durationMs ?? 0,
+        invocationIds: (o?.invocations ?? []).map(idOf), logs: safeLogs(o?.logs ?? []),
+        errorCode: o?.errorCode ?? null, errorMessage: o?.errorMessage !== undefined ? safeText(o.errorMessage) : null,
+      };
+    });
     records.add({
       id: runId, pipelineId: pipeline.id, workspaceId: workspace.id, version: version.version, invokedBy: actor.principal.id, requestId: actor.requestId,
       outcome: failure ? 'error' : 'ok', errorCode: failure?.code ?? null, errorMessage: failure ? safeText(failure.message) : null, errorStep: failure?.step ?? null,
       durationMs: Math.round(performance.now() - started), startedAt,
     }, steps);
 
-    return failure ? { ok: false, runId, ...failure } : { ok: true, runId, value };
+    if (eventAfter && !failure) {
+      audit.append(event).catch((err) => logger.error({ runId, err: { message: (err as Error)?.message } }, 'the event of a pipeline run could not be written'));
+    }
+    return failure ? { ok: false, runId, ...failure } : { ok: true, runId, value: outcome.ok ? outcome.value : null };
   }
 
   return { run };
-}
-
-function failureOf(outcome: Extract<InvocationOutcome, { ok: false }>, invocationId: string): RunFailure {
-  return { code: outcome.code, message: outcome.message, invocationId, ...(outcome.stack ? { stack: outcome.stack } : {}) };
 }
 
 export type PipelineRunner = ReturnType<typeof createPipelineRunner>;

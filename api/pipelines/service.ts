@@ -17,7 +17,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { newId } from '../crypto/credentials.ts';
 import { CofferError, notFound } from '../errors.ts';
 import { isResourceName } from '../names.ts';
-import { checkWorkspaceAccess, type WorkspaceService } from '../services/workspaces.ts';
+import { checkWorkspaceAccess, viaGroup, type ViaGroup, type WorkspaceService } from '../services/workspaces.ts';
 import { compileExpressionModule } from './expressions.ts';
 import type { PipelineRunner } from './runner.ts';
 import type { RunRecords } from './runs.ts';
@@ -29,6 +29,8 @@ export interface GraphqlRequestContext {
   actor: Actor;
   workspace: Workspace;
   role: WorkspaceRole | undefined;
+  /** The caller's role comes through a group: its runs' reads say which (as a direct invocation's do). */
+  via?: ViaGroup;
 }
 
 const SCHEMA_CACHE_SIZE = 256;
@@ -50,8 +52,8 @@ export function createPipelineService(deps: {
   }
 
   /** The other pipelines' active versions, parsed: what a change is checked against. */
-  async function others(workspaceId: string, except: string): Promise<ParsedPipeline[]> {
-    const rows = await repo.activeVersions(db, workspaceId);
+  async function others(workspaceId: string, except: string, tx: Db = db): Promise<ParsedPipeline[]> {
+    const rows = await repo.activeVersions(tx, workspaceId);
     return rows.filter((r) => r.pipeline.name !== except)
       .map((r) => parsePipelineSdl(r.pipeline.name, r.version.spec as PipelineSpec, `${r.pipeline.name}.`));
   }
@@ -83,6 +85,11 @@ export function createPipelineService(deps: {
       if (!compiled.ok) throw new CofferError('invalid_expression', `the expressions do not compile together: ${compiled.message}`);
       const specHash = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex');
       return inTransaction(db, async (tx) => {
+        // Checked once more under the workspace's lock: a concurrent deploy of another pipeline may
+        // have declared a type this one declares since the check above (which keeps the usual
+        // refusal off the lock).
+        await repo.lockWorkspacePipelines(tx, workspace.id);
+        buildWorkspaceSchema([...(await others(workspace.id, name, tx)), parsed]);
         const p = await repo.reserveNextVersion(tx, { id: newId('pl'), workspaceId: workspace.id, name, createdBy: actor.principal.id });
         await repo.insertVersion(tx, { pipelineId: p.id, version: p.latestVersion, spec, script: compiled.script, specHash, deployedBy: actor.principal.id });
         await audit.append({
@@ -116,6 +123,12 @@ export function createPipelineService(deps: {
       }
       await records.flush();
       await inTransaction(db, async (tx) => {
+        await repo.lockWorkspacePipelines(tx, workspace.id);
+        try {
+          buildWorkspaceSchema(await others(workspace.id, name, tx));
+        } catch (err) {
+          throw new CofferError('conflict', `other pipelines still need types this pipeline declares: ${(err as Error).message}`);
+        }
         await repo.deletePipeline(tx, pipeline.id);
         await audit.append({ action: 'pipeline.delete', outcome: 'allowed', workspace: workspace.name, ...actorFields(actor), detail: { pipeline: name, ...via } }, tx);
       });
@@ -132,8 +145,11 @@ export function createPipelineService(deps: {
       const pipeline = await findPipelineOr404(workspace, name);
       const target = await repo.findVersion(db, pipeline.id, n);
       if (!target) throw notFound('version');
-      buildWorkspaceSchema([...(await others(workspace.id, name)), parsePipelineSdl(name, target.spec as PipelineSpec)]);
+      const parsed = parsePipelineSdl(name, target.spec as PipelineSpec);
+      buildWorkspaceSchema([...(await others(workspace.id, name)), parsed]);
       return inTransaction(db, async (tx) => {
+        await repo.lockWorkspacePipelines(tx, workspace.id);
+        buildWorkspaceSchema([...(await others(workspace.id, name, tx)), parsed]);
         const updated = await repo.setActiveVersion(tx, pipeline.id, n);
         if (!updated) throw notFound('pipeline');
         await audit.append({
@@ -181,7 +197,7 @@ export function createPipelineService(deps: {
         if (schemas.size >= SCHEMA_CACHE_SIZE) schemas.delete(schemas.keys().next().value!);
         schemas.set(workspace.id, hit);
       }
-      return { actor, workspace, role, schema: hit.schema };
+      return { actor, workspace, role, via: viaGroup(actor, row), schema: hit.schema };
     },
 
     prune: records.prune,

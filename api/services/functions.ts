@@ -334,6 +334,9 @@ export function startRuntimeOnFirstUse(options: RuntimeOptions): Runtime & { rea
     invoke: (req, readSecret) => (closed
       ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed', logs: [], durationMs: 0, cpuMs: 0 })
       : get().invoke(req, readSecret)),
+    runPipeline: (req, readerFor) => (closed
+      ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed', steps: [], durationMs: 0, cpuMs: 0 })
+      : get().runPipeline(req, readerFor)),
     validate: (script, limits, workspaceId) => (closed
       ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed' })
       : get().validate(script, limits, workspaceId)),

@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { pipelines, pipelineVersions, pipelineRuns, pipelineRunSteps, workspaces, functions, functionVersions } from '../schema.ts';
-import { effectiveRole, memberRolesSql } from './workspaces.ts';
+import { effectiveMembership, memberRolesSql } from './workspaces.ts';
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 export type PipelineVersionRow = typeof pipelineVersions.$inferSelect;
@@ -56,6 +56,16 @@ export async function findVersion(db: Db, pipelineId: string, version: number): 
 }
 
 /** The active version of every pipeline of a workspace: what its GraphQL schema is built from. */
+/**
+ * Serialises changes to a workspace's set of pipelines (deploy, activate) until the transaction ends:
+ * each is checked against the others inside it, so two concurrent deploys cannot both pass a check
+ * the pair would fail (two pipelines declaring one type). NO KEY UPDATE leaves inserts that only
+ * reference the workspace (functions, members, runs) unblocked.
+ */
+export async function lockWorkspacePipelines(db: Db, workspaceId: string): Promise<void> {
+  await db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, workspaceId)).for('no key update');
+}
+
 export async function activeVersions(db: Db, workspaceId: string) {
   return db.select({ pipeline: pipelines, version: pipelineVersions }).from(pipelines)
     .innerJoin(pipelineVersions, and(eq(pipelineVersions.pipelineId, pipelines.id), eq(pipelineVersions.version, pipelines.activeVersion)))
@@ -76,7 +86,7 @@ export async function schemaRevision(db: Db, workspaceId: string): Promise<strin
 export async function findWorkspaceWithRole(db: Db, workspaceName: string, principalId: string) {
   const [row] = await db.select({ workspace: workspaces, roles: memberRolesSql(workspaces.id, principalId) }).from(workspaces)
     .where(eq(workspaces.name, workspaceName));
-  return row && { workspace: row.workspace, role: effectiveRole(row.roles) };
+  return row && { workspace: row.workspace, ...effectiveMembership(row.roles) };
 }
 
 /** Names of the workspace's functions among `names` (to refuse steps naming missing functions). */
@@ -98,10 +108,15 @@ export async function findStepFunction(db: Db, workspaceId: string, name: string
   return row;
 }
 
-/** A run and its steps together (a plain transaction: run records change no access, so no epoch step). */
-export async function insertRun(db: Db, run: NewPipelineRun, steps: NewPipelineRunStep[]) {
+/**
+ * Runs and their steps together, one statement each (a plain transaction: run records change no
+ * access, so no epoch step).
+ */
+export async function insertRuns(db: Db, runs: { run: NewPipelineRun; steps: NewPipelineRunStep[] }[]) {
+  if (runs.length === 0) return;
+  const steps = runs.flatMap((r) => r.steps);
   await db.transaction(async (tx) => {
-    await tx.insert(pipelineRuns).values(run);
+    await tx.insert(pipelineRuns).values(runs.map((r) => r.run));
     if (steps.length > 0) await tx.insert(pipelineRunSteps).values(steps);
   });
 }
