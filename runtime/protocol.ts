@@ -19,11 +19,17 @@ export type ToWorker =
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
   | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] };
 
-/** Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in). */
+/**
+ * Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in).
+ * `tm` is where the worker's time went, in ms: [waiting for an isolate, waiting for secret answers,
+ * redaction, everything from receiving the run to sending done].
+ */
 export type FromWorker =
   | { t: 'ready'; pid: number }
   /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */
   | { t: 'miss'; i: number }
   | { t: 'sec'; i: number; r: number; v: string; n: string[] }
-  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number }
-  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number };
+  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes }
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes };
+
+export type WorkerTimes = [queueMs: number, secretWaitMs: number, redactionMs: number, totalMs: number];

@@ -25,7 +25,7 @@ import {
 } from './limits.ts';
 import { createRedactor, redactJsonResult, type Redactor } from './redact.ts';
 import type { LogLine } from './errors.ts';
-import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
+import type { FailureCode, FromWorker, ToWorker, WorkerTimes } from './protocol.ts';
 
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = { ok: true; r: string } | { ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number };
@@ -65,6 +65,13 @@ interface Invocation {
   reads: number;
   /** Every secret value passed into the isolate: what redaction looks for. */
   values: Set<string>;
+  /** performance.now() at receipt, and when an isolate was free for it (for the stage metrics). */
+  receivedAt: number;
+  admittedAt: number;
+  /** Secret requests sent and not answered yet, since when some have been, and the time spent so. */
+  readsOut: number;
+  readsOutSince: number;
+  readWaitMs: number;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -131,6 +138,7 @@ function receive(msg: RunMessage): void {
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
     answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(),
+    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0,
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
@@ -169,9 +177,14 @@ function finish(inv: Invocation, raw: Raw): void {
   clearTimeout(inv.timer);
   invocations.delete(inv.msg.i);
   const c = inv.sb ? Number(cpuNs(inv.sb) - inv.cpu0) / 1e6 : 0;
+  const redactStart = performance.now();
   const redactor = createRedactor(inv.values);
   const done = redactDone(raw, redactor, inv.msg);
-  send({ t: 'done', i: inv.msg.i, ...done, l: redactLogs(inv, redactor), c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+  const l = redactLogs(inv, redactor);
+  const end = performance.now();
+  if (inv.readsOut > 0) inv.readWaitMs += redactStart - inv.readsOutSince;
+  const tm: WorkerTimes = [(inv.admittedAt || redactStart) - inv.receivedAt, inv.readWaitMs, end - redactStart, end - inv.receivedAt];
+  send({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm } as FromWorker);
 }
 
 /**
@@ -258,6 +271,7 @@ function residentSetSize(): number {
 async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   const { msg } = inv;
   inv.sb = sb;
+  inv.admittedAt = performance.now();
   inv.cpu0 = cpuNs(sb);
   const readCb = new ivm.Callback((id: number, kind: number, vault: unknown, names: unknown) => {
     if (inv.closed) return 'Esecret reads are closed: the invocation has ended';
@@ -265,6 +279,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     if (refusal !== undefined) return refusal;
     if (msg.v) return 'Esecrets cannot be read while a function is being validated';
     if (++inv.reads > MAX_SECRET_CALLS) return `Eat most ${MAX_SECRET_CALLS} secret reads per invocation`;
+    if (inv.readsOut++ === 0) inv.readsOutSince = performance.now();
     send({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
     return undefined;
   });
@@ -420,6 +435,7 @@ function abort(i: number): void {
 function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   const inv = invocations.get(m.i);
   if (!inv || inv.closed || !inv.enter) return;
+  if (inv.readsOut > 0 && --inv.readsOut === 0) inv.readWaitMs += performance.now() - inv.readsOutSince;
   for (const v of m.x ?? []) if (typeof v === 'string') inv.values.add(v);
   inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
 }

@@ -118,7 +118,7 @@ export function createPipelineRunner(deps: {
       // A read still in flight past the invocation's end writes its own row.
       reader.auditRows = undefined;
       deps.metrics?.invocation(outcome.ok ? 'ok' : outcome.code, 'pipeline');
-      deps.metrics?.stage('sandbox', outcome.durationMs / 1000);
+      if (outcome.timings) deps.metrics?.invocationStages(outcome.timings);
       rec.logs.push(...outcome.logs);
       if (!outcome.ok) return { ok: false, failure: failureOf(outcome, invocationId) };
       return { ok: true, value: outcome.result };
