@@ -7,10 +7,12 @@
 // invocation gets a fresh context, so nothing a function leaves on its global reaches the next one.
 // An isolate that ran out of time or memory is disposed, never reused.
 //
-// Nothing here waits on guest code: every isolated-vm call on an isolate that has run user code is
-// asynchronous (a *Sync call would block this thread, and every other tenant's invocation on it,
-// while the isolate is busy), and an isolate is pooled again only if a no-op call comes back within
+// Nothing here waits on guest code: every isolated-vm call that can run user code is asynchronous
+// (a *Sync call would block this thread, and every other tenant's invocation on it, while the
+// isolate is busy), and an isolate is pooled again only if a no-op call comes back within
 // ISOLATE_IDLE_CHECK_MS of the answer, proving nothing the function left behind is still running.
+// The per-invocation setup (a fresh context, the bootstrap) is synchronous: it runs no guest code,
+// on an isolate the invocation holds alone and that was proven idle when it was pooled.
 //
 // Secret values pass through here on their way into the isolate, but secret reads are decided in
 // the gateway: this process never holds the master key or any grant. Because the values pass
@@ -292,10 +294,13 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     const script = msg.v
       ? await sb.isolate.compileScript(inv.source, { filename: FUNCTION_FILENAME })
       : await scriptFor(sb, msg.k, inv.source);
-    context = await sb.isolate.createContext();
-    const boot = await sb.boot.run(context, { reference: true });
+    // Synchronous on purpose: the isolate is this invocation's alone and was idle when pooled (see
+    // idleWithin), and these run only the bootstrap, never guest code, so they cannot block this
+    // thread for long; each async call would cost a hop to the isolate's thread and back.
+    context = sb.isolate.createContextSync();
+    const boot = sb.boot.runSync(context, { reference: true });
     refs.push(boot);
-    const enter = await boot.apply(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
+    const enter = boot.applySync(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
     refs.push(enter);
     inv.enter = enter;
     // Only a script not made by compileFunction could run code here; the timeout still bounds it.
