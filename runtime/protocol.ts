@@ -1,6 +1,7 @@
 // Messages between the gateway (pool.ts) and a worker process (worker.ts), over the fork IPC channel.
 // Kept short: field names are one or two letters because every invocation sends and receives them.
-// `i` is the pool's own invocation number, never the caller's invocationId.
+// `i` is the pool's own invocation number, never the caller's invocationId. Either side sends what
+// it has in one turn of its event loop as one array of messages (a single message goes alone).
 
 import type { InvocationFailureCode, LogLine } from './errors.ts';
 

@@ -90,7 +90,17 @@ const invocations = new Map<number, Invocation>();
 /** Invocations waiting for an isolate (their workspace, or the worker, is at its cap), oldest first. */
 const waiting: Invocation[] = [];
 
-const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
+/** Messages sent in one turn of the event loop go as one IPC write (one wake-up of the gateway); order is kept. */
+let outbox: FromWorker[] = [];
+const send = (m: FromWorker) => {
+  outbox.push(m);
+  if (outbox.length === 1) setImmediate(flushOutbox);
+};
+function flushOutbox(): void {
+  const batch = outbox;
+  outbox = [];
+  if (process.connected) process.send!(batch.length === 1 ? batch[0] : batch);
+}
 
 function createSandbox(key: string): Sandbox {
   const isolate = new ivm.Isolate({
@@ -445,10 +455,13 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
 }
 
-process.on('message', (m: ToWorker) => {
-  if (m.t === 'run') receive(m);
-  else if (m.t === 'sec') onSecretAnswer(m);
-  else if (m.t === 'abort') abort(m.i);
+process.on('message', (batch: ToWorker | ToWorker[]) => {
+  // The gateway sends what it has in one turn of its event loop as one array.
+  for (const m of Array.isArray(batch) ? batch : [batch]) {
+    if (m.t === 'run') receive(m);
+    else if (m.t === 'sec') onSecretAnswer(m);
+    else if (m.t === 'abort') abort(m.i);
+  }
 });
 // Never Node's default report: an error's text may hold a value. The pool restarts the worker.
 const die = (what: string) => (err: unknown) => {
