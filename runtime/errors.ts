@@ -19,9 +19,18 @@ export type InvocationFailureCode =
   /** Too many distinct secret names, or too many denied reads, in one invocation. */
   | 'secret_read_limit';
 
+/**
+ * Where an invocation's time went, in ms, for the stage metrics; the parts add up to its duration.
+ * queue: waiting for a worker, a workspace turn or an isolate; ipc: the run and done messages in
+ * transit; sandbox: in the isolate (and setting its context up), less the waits for secret reads;
+ * secretReads: waiting for secret answers (the round trip, the grant check, decryption);
+ * redaction: redacting and cutting the result, logs and error. Absent when no worker answered.
+ */
+export interface InvocationTimings { queueMs: number; ipcMs: number; sandboxMs: number; secretReadsMs: number; redactionMs: number }
+
 export type InvocationOutcome =
-  | { ok: true; result: unknown; logs: LogLine[]; durationMs: number; cpuMs: number }
-  | { ok: false; code: InvocationFailureCode; message: string; stack?: string; logs: LogLine[]; durationMs: number; cpuMs: number };
+  | { ok: true; result: unknown; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings }
+  | { ok: false; code: InvocationFailureCode; message: string; stack?: string; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings };
 
 export type ValidateResult =
   | { ok: true }

@@ -20,7 +20,7 @@ import type { SecretReader } from './secret-reads.ts';
 
 export { compileFunction, type CompileResult } from './compile.ts';
 export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './limits.ts';
-export type { InvocationOutcome, LogLine, ValidateResult, InvocationFailureCode, PipelineOutcome, PipelineStepOutcome } from './errors.ts';
+export type { InvocationOutcome, InvocationTimings, LogLine, ValidateResult, InvocationFailureCode, PipelineOutcome, PipelineStepOutcome } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
 export { redactSecrets, createRedactor, redactJsonResult, REDACTED, MIN_REDACTED_LENGTH, type Redactor } from './redact.ts';
 

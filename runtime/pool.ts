@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { checkSecretRequest, READ_MANY } from './bridge.ts';
-import type { InvocationFailureCode, InvocationOutcome, LogLine, ValidateResult } from './errors.ts';
+import type { InvocationFailureCode, InvocationOutcome, InvocationTimings, LogLine, ValidateResult } from './errors.ts';
 import {
   DEFAULT_MAX_DENIED_READS, DEFAULT_MAX_SECRET_NAMES, DEFAULT_WORKSPACE_IN_FLIGHT, DEFAULT_WORKSPACE_QUEUE,
   GATEWAY_GRACE_MS, MIN_LIMITS, normalizeLimits, type FunctionLimits,
@@ -103,6 +103,8 @@ interface Pending extends Job {
   /** True while it holds one of its workspace's running slots. */
   running: boolean;
   startedAt: number;
+  /** performance.now() when it was sent to a worker (0 while queued). */
+  dispatchedAt: number;
   deadlineAt: number;
   reads?: SecretReads;
   worker?: Worker;
@@ -123,6 +125,8 @@ interface Worker {
   served: number;
   peakRss: number;
   killedForMemory: boolean;
+  /** Messages for this worker not sent yet: sent together once this turn of the event loop is over. */
+  outbox: ToWorker[];
 }
 
 export interface Pool {
@@ -215,17 +219,21 @@ export function createPool(options: PoolOptions = {}): Pool {
     });
     const w: Worker = {
       child, pid: child.pid ?? 0, ready: false, draining: false, inFlight: new Map(), knownScripts: new Set(), served: 0,
-      peakRss: 0, killedForMemory: false,
+      peakRss: 0, killedForMemory: false, outbox: [],
     };
     slots[n] = w;
-    child.on('message', (m: FromWorker) => {
-      try {
-        onMessage(w, m);
-      } catch (err) {
-        // Never the error's text: it may quote a value. The worker is not trusted to try again.
-        logger?.error({ pid: w.pid, code: 'worker_message_failed', errName: (err as Error)?.name }, 'a runtime worker message could not be handled; killing the worker');
-        for (const p of w.inFlight.values()) p.answer({ t: 'fail', code: 'worker_crashed', m: 'the worker running the function misbehaved and was stopped' });
-        w.child.kill('SIGKILL');
+    child.on('message', (batch: FromWorker | FromWorker[]) => {
+      // A worker sends what it has in one turn of its event loop as one array (see send()).
+      for (const m of Array.isArray(batch) ? batch : [batch]) {
+        try {
+          onMessage(w, m);
+        } catch (err) {
+          // Never the error's text: it may quote a value. The worker is not trusted to try again.
+          logger?.error({ pid: w.pid, code: 'worker_message_failed', errName: (err as Error)?.name }, 'a runtime worker message could not be handled; killing the worker');
+          for (const p of w.inFlight.values()) p.answer({ t: 'fail', code: 'worker_crashed', m: 'the worker running the function misbehaved and was stopped' });
+          w.child.kill('SIGKILL');
+          return;
+        }
       }
     });
     child.on('error', (err) => logger?.error({ pid: w.pid, code: (err as { code?: unknown })?.code }, 'runtime worker channel error'));
@@ -351,9 +359,22 @@ export function createPool(options: PoolOptions = {}): Pool {
     });
   }
 
+  /**
+   * Queues a message; what is queued for a worker in one turn of the event loop goes as one IPC
+   * write. Each write to a sleeping process costs a wake-up, and on a busy (or virtualised) machine
+   * that was the gateway's largest single cost per invocation; under load, many runs and secret
+   * answers leave in one turn, so they share it. Order is kept.
+   */
   function send(w: Worker, m: ToWorker): void {
+    w.outbox.push(m);
+    if (w.outbox.length === 1) setImmediate(flush, w);
+  }
+
+  function flush(w: Worker): void {
+    const batch = w.outbox;
+    w.outbox = [];
     try {
-      if (w.child.connected) w.child.send(m);
+      if (w.child.connected) w.child.send(batch.length === 1 ? batch[0] : batch);
     } catch {
       // The channel closed under us; the exit handler answers what the worker held.
     }
@@ -389,7 +410,8 @@ export function createPool(options: PoolOptions = {}): Pool {
     p.running = true;
     runningByWorkspace.set(p.workspaceId, (runningByWorkspace.get(p.workspaceId) ?? 0) + 1);
     w.inFlight.set(p.i, p);
-    p.deadlineAt = performance.now() + p.limits.timeoutMs;
+    p.dispatchedAt = performance.now();
+  p.deadlineAt = p.dispatchedAt + p.limits.timeoutMs;
     p.watchdog = setTimeout(() => {
       // The worker did not answer even after its own watchdog should have: it is stuck. Kill it.
       logger?.warn({ pid: w.pid, timeoutMs: p.limits.timeoutMs }, 'runtime worker missed a deadline; killing it');
@@ -455,6 +477,7 @@ export function createPool(options: PoolOptions = {}): Pool {
       limits: normalizeLimits(job.limits),
       i: nextId++,
       startedAt: started,
+      dispatchedAt: 0,
       deadlineAt: Infinity,
       closed: false,
       running: false,
@@ -533,21 +556,42 @@ export function createPool(options: PoolOptions = {}): Pool {
 }
 
 function toInvocationOutcome(m: DoneMessage | Failure, p: Pending): InvocationOutcome {
-  const durationMs = performance.now() - p.startedAt;
+  const now = performance.now();
+  const durationMs = now - p.startedAt;
   if (m.t === 'fail') return { ok: false, code: asInvocationCode(m.code), message: m.m, logs: [], durationMs, cpuMs: 0 };
+  const timings = timingsOf(m.tm, p, now);
   // Redacted by the worker already (and the result, unless exposeSecrets).
   const logs: LogLine[] = Array.isArray(m.l) ? m.l.map((l) => ({ level: l.level, message: String(l.message), at: l.at })) : [];
   const cpuMs = typeof m.c === 'number' ? m.c : 0;
   if (m.ok) {
     try {
-      return { ok: true, result: JSON.parse(m.r), logs, durationMs, cpuMs };
+      return { ok: true, result: JSON.parse(m.r), logs, durationMs, cpuMs, timings };
     } catch {
-      return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', logs, durationMs, cpuMs };
+      return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', logs, durationMs, cpuMs, timings };
     }
   }
   return {
-    ok: false, code: asInvocationCode(m.code), message: String(m.m), logs, durationMs, cpuMs,
+    ok: false, code: asInvocationCode(m.code), message: String(m.m), logs, durationMs, cpuMs, timings,
     ...(m.st ? { stack: String(m.st) } : {}),
+  };
+}
+
+/**
+ * Splits an answered invocation's time into stages: the gateway's queue and the worker's wait for an
+ * isolate; the worker's own account of its time; what is left of the time since dispatch is IPC.
+ * The worker's figures are only numbers it reports, clamped so a wrong one cannot go negative.
+ */
+function timingsOf(tm: unknown, p: Pending, now: number): InvocationTimings | undefined {
+  if (!Array.isArray(tm) || tm.length !== 4 || !tm.every((x) => typeof x === 'number' && x >= 0) || p.dispatchedAt === 0) return undefined;
+  const [workerQueue, secretWait, redaction, workerTotal] = tm as number[];
+  const sinceDispatch = now - p.dispatchedAt;
+  const inWorker = Math.min(workerTotal, sinceDispatch);
+  return {
+    queueMs: p.dispatchedAt - p.startedAt + Math.min(workerQueue, inWorker),
+    ipcMs: sinceDispatch - inWorker,
+    sandboxMs: Math.max(0, inWorker - workerQueue - secretWait - redaction),
+    secretReadsMs: Math.min(secretWait, inWorker),
+    redactionMs: Math.min(redaction, inWorker),
   };
 }
 

@@ -1,6 +1,7 @@
 // Messages between the gateway (pool.ts) and a worker process (worker.ts), over the fork IPC channel.
 // Kept short: field names are one or two letters because every invocation sends and receives them.
-// `i` is the pool's own invocation number, never the caller's invocationId.
+// `i` is the pool's own invocation number, never the caller's invocationId. Either side sends what
+// it has in one turn of its event loop as one array of messages (a single message goes alone).
 
 import type { InvocationFailureCode, LogLine } from './errors.ts';
 
@@ -55,14 +56,18 @@ export interface PipeStepDone {
   st: 'ok' | 'skipped' | 'failed' | 'not_run'; d: number; js: number[]; l: LogLine[]; code?: string; m?: string;
 }
 
-/** Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in). */
+/**
+ * Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in).
+ * `tm` is where the worker's time went, in ms: [waiting for an isolate, waiting for secret answers,
+ * redaction, everything from receiving the run to sending done].
+ */
 export type FromWorker =
   | { t: 'ready'; pid: number }
   /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */
   | { t: 'miss'; i: number }
   | { t: 'sec'; i: number; r: number; v: string; n: string[] }
-  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number }
-  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number }
+  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes }
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes }
   /** A secret read by invocation `j` (numbered within the run) of step `p` of pipeline run `i`. */
   | { t: 'psec'; i: number; j: number; p: number; r: number; v: string; n: string[] }
   /**
@@ -72,3 +77,5 @@ export type FromWorker =
    */
   | { t: 'pdone'; i: number; ok: true; r: string; steps: PipeStepDone[]; c: number; rss: number }
   | { t: 'pdone'; i: number; ok: false; code: string; m: string; st?: string; p?: number; j?: number; steps: PipeStepDone[]; c: number; rss: number };
+
+export type WorkerTimes = [queueMs: number, secretWaitMs: number, redactionMs: number, totalMs: number];

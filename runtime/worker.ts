@@ -7,10 +7,12 @@
 // invocation gets a fresh context, so nothing a function leaves on its global reaches the next one.
 // An isolate that ran out of time or memory is disposed, never reused.
 //
-// Nothing here waits on guest code: every isolated-vm call on an isolate that has run user code is
-// asynchronous (a *Sync call would block this thread, and every other tenant's invocation on it,
-// while the isolate is busy), and an isolate is pooled again only if a no-op call comes back within
+// Nothing here waits on guest code: every isolated-vm call that can run user code is asynchronous
+// (a *Sync call would block this thread, and every other tenant's invocation on it, while the
+// isolate is busy), and an isolate is pooled again only if a no-op call comes back within
 // ISOLATE_IDLE_CHECK_MS of the answer, proving nothing the function left behind is still running.
+// The per-invocation setup (a fresh context, the bootstrap) is synchronous: it runs no guest code,
+// on an isolate the invocation holds alone and that was proven idle when it was pooled.
 //
 // Secret values pass through here on their way into the isolate, but secret reads are decided in
 // the gateway: this process never holds the master key or any grant. Because the values pass
@@ -26,7 +28,7 @@ import {
 } from './limits.ts';
 import { createRedactor, redactJsonResult, type Redactor } from './redact.ts';
 import type { LogLine } from './errors.ts';
-import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
+import type { FailureCode, FromWorker, ToWorker, WorkerTimes } from './protocol.ts';
 
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = { ok: true; r: string } | { ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number };
@@ -68,6 +70,13 @@ interface Invocation {
   values: Set<string>;
   /** Where this invocation's messages go when a pipeline run (pipeline-worker.ts) started it, not the gateway. */
   sink?: (m: FromWorker) => void;
+  /** performance.now() at receipt, and when an isolate was free for it (for the stage metrics). */
+  receivedAt: number;
+  admittedAt: number;
+  /** Secret requests sent and not answered yet, since when some have been, and the time spent so. */
+  readsOut: number;
+  readsOutSince: number;
+  readWaitMs: number;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -84,7 +93,17 @@ const invocations = new Map<number, Invocation>();
 /** Invocations waiting for an isolate (their workspace, or the worker, is at its cap), oldest first. */
 const waiting: Invocation[] = [];
 
-const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
+/** Messages sent in one turn of the event loop go as one IPC write (one wake-up of the gateway); order is kept. */
+let outbox: FromWorker[] = [];
+const send = (m: FromWorker) => {
+  outbox.push(m);
+  if (outbox.length === 1) setImmediate(flushOutbox);
+};
+function flushOutbox(): void {
+  const batch = outbox;
+  outbox = [];
+  if (process.connected) process.send!(batch.length === 1 ? batch[0] : batch);
+}
 
 function createSandbox(key: string): Sandbox {
   const isolate = new ivm.Isolate({
@@ -134,6 +153,7 @@ function receive(msg: RunMessage, sink?: (m: FromWorker) => void): void {
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
     answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), sink,
+    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0,
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
@@ -172,9 +192,14 @@ function finish(inv: Invocation, raw: Raw): void {
   clearTimeout(inv.timer);
   invocations.delete(inv.msg.i);
   const c = inv.sb ? Number(cpuNs(inv.sb) - inv.cpu0) / 1e6 : 0;
+  const redactStart = performance.now();
   const redactor = createRedactor(inv.values);
   const done = redactDone(raw, redactor, inv.msg);
-  (inv.sink ?? send)({ t: 'done', i: inv.msg.i, ...done, l: redactLogs(inv, redactor), c: Math.max(0, c), rss: residentSetSize() } as FromWorker);
+  const l = redactLogs(inv, redactor);
+  const end = performance.now();
+  if (inv.readsOut > 0) inv.readWaitMs += redactStart - inv.readsOutSince;
+  const tm: WorkerTimes = [(inv.admittedAt || redactStart) - inv.receivedAt, inv.readWaitMs, end - redactStart, end - inv.receivedAt];
+  (inv.sink ?? send)({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm } as FromWorker);
 }
 
 /**
@@ -261,6 +286,7 @@ function residentSetSize(): number {
 async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   const { msg } = inv;
   inv.sb = sb;
+  inv.admittedAt = performance.now();
   inv.cpu0 = cpuNs(sb);
   const readCb = new ivm.Callback((id: number, kind: number, vault: unknown, names: unknown) => {
     if (inv.closed) return 'Esecret reads are closed: the invocation has ended';
@@ -268,6 +294,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     if (refusal !== undefined) return refusal;
     if (msg.v) return 'Esecrets cannot be read while a function is being validated';
     if (++inv.reads > MAX_SECRET_CALLS) return `Eat most ${MAX_SECRET_CALLS} secret reads per invocation`;
+    if (inv.readsOut++ === 0) inv.readsOutSince = performance.now();
     (inv.sink ?? send)({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
     return undefined;
   });
@@ -280,10 +307,13 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     const script = msg.v
       ? await sb.isolate.compileScript(inv.source, { filename: FUNCTION_FILENAME })
       : await scriptFor(sb, msg.k, inv.source);
-    context = await sb.isolate.createContext();
-    const boot = await sb.boot.run(context, { reference: true });
+    // Synchronous on purpose: the isolate is this invocation's alone and was idle when pooled (see
+    // idleWithin), and these run only the bootstrap, never guest code, so they cannot block this
+    // thread for long; each async call would cost a hop to the isolate's thread and back.
+    context = sb.isolate.createContextSync();
+    const boot = sb.boot.runSync(context, { reference: true });
     refs.push(boot);
-    const enter = await boot.apply(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
+    const enter = boot.applySync(undefined, [readCb, logCb], { result: { reference: true } }) as ivm.Reference<any>;
     refs.push(enter);
     inv.enter = enter;
     // Only a script not made by compileFunction could run code here; the timeout still bounds it.
@@ -423,6 +453,7 @@ function abort(i: number): void {
 function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   const inv = invocations.get(m.i);
   if (!inv || inv.closed || !inv.enter) return;
+  if (inv.readsOut > 0 && --inv.readsOut === 0) inv.readWaitMs += performance.now() - inv.readsOutSince;
   for (const v of m.x ?? []) if (typeof v === 'string') inv.values.add(v);
   inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
 }
@@ -438,12 +469,15 @@ const pipelines = createPipelineRuns({
   rss: residentSetSize,
 });
 
-process.on('message', (m: ToWorker) => {
-  if (m.t === 'run') receive(m);
-  else if (m.t === 'sec') onSecretAnswer(m);
-  else if (m.t === 'abort') abort(m.i);
-  else if (m.t === 'pipe') pipelines.receive(m);
-  else if (m.t === 'psec') pipelines.onSecretAnswer(m);
+process.on('message', (batch: ToWorker | ToWorker[]) => {
+  // The gateway sends what it has in one turn of its event loop as one array.
+  for (const m of Array.isArray(batch) ? batch : [batch]) {
+    if (m.t === 'run') receive(m);
+    else if (m.t === 'sec') onSecretAnswer(m);
+    else if (m.t === 'abort') abort(m.i);
+    else if (m.t === 'pipe') pipelines.receive(m);
+    else if (m.t === 'psec') pipelines.onSecretAnswer(m);
+  }
 });
 // Never Node's default report: an error's text may hold a value. The pool restarts the worker.
 const die = (what: string) => (err: unknown) => {

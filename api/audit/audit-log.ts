@@ -2,7 +2,7 @@
 // its content and the previous row's hash, so editing or deleting a row breaks the chain from there.
 import crypto from 'node:crypto';
 import type { Db } from '../../db/client.ts';
-import { ensureAuditHead, appendAuditRows, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
+import { ensureAuditHead, appendAuditRows, appendHashedAuditRows, auditPage, readAuditHead, type AuditRow, GENESIS_HASH } from '../../db/repos/audit.ts';
 import { newId } from '../crypto/credentials.ts';
 import { storableJson, storableText } from '../storable-text.ts';
 import { isDatabaseUnavailable } from '../database-errors.ts';
@@ -53,7 +53,12 @@ function canonical(row: Hashed): string {
 }
 
 export function rowHash(prevHash: string, row: Hashed): string {
-  return crypto.createHash('sha256').update(prevHash).update('\n').update(canonical(row)).digest('hex');
+  return chainHash(prevHash, canonical(row));
+}
+
+/** What the database computes too: sha256 over the previous hash, a newline and the row's canonical text. */
+function chainHash(prevHash: string, canonicalText: string): string {
+  return crypto.createHash('sha256').update(prevHash).update('\n').update(canonicalText).digest('hex');
 }
 
 export interface AuditLog {
@@ -122,13 +127,48 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}): AuditLog 
   type Waiting = { row: Hashed; canonical: string; done: (err?: unknown) => void };
   let queue: Waiting[] = [];
   let writing = false;
+  /**
+   * The chain head as of our last append outside a transaction, while nothing else can have moved it
+   * as far as we know; undefined: unknown. `headMoves` counts appends that may move it behind our
+   * back (inside a caller's transaction), so a result that raced one is not trusted.
+   */
+  let head: string | undefined;
+  let headMoves = 0;
 
-  /** One statement, timed for the metrics. */
+  /**
+   * One append, timed for the metrics. Outside a transaction, with the head known, the hashes are
+   * computed here and the rows go in one fixed statement that checks the head it chains from; if
+   * the head moved (another gateway, a transaction), the database chains them itself as before.
+   */
   async function write(target: Db, rows: Waiting[] | { row: Hashed; canonical: string }[]) {
     const started = performance.now();
+    const inTx = target !== db;
     try {
-      await appendAuditRows(target, rows);
+      if (inTx) {
+        headMoves++;
+        head = undefined;
+        await appendAuditRows(target, rows);
+      } else {
+        const moves = headMoves;
+        let appended = false;
+        if (head !== undefined) {
+          let prev = head;
+          const hashed = rows.map(({ row, canonical: text }) => {
+            const hash = chainHash(prev, text);
+            const out = { ...row, prevHash: prev, hash };
+            prev = hash;
+            return out;
+          });
+          appended = await appendHashedAuditRows(target, head, hashed);
+          head = appended && moves === headMoves ? prev : undefined;
+        }
+        if (!appended) {
+          const last = await appendAuditRows(target, rows);
+          head = moves === headMoves ? last : undefined;
+        }
+      }
     } catch (err) {
+      head = undefined;
       options.onFailed?.();
       throw err;
     }
@@ -183,6 +223,7 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}): AuditLog 
   async function recordRefusal(row: Hashed, err: unknown) {
     options.onRefused?.(row, err);
     const refusal = refusalRow(row, err);
+    head = undefined;
     await appendAuditRows(db, [{ row: refusal, canonical: canonical(refusal) }]).catch(() => {});
   }
 

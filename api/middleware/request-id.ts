@@ -32,13 +32,20 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
     c.header('X-Request-Id', requestId);
     const traceId = traceIdOf(c.req.header('traceparent'));
     const started = performance.now();
+    c.set('startedAt', started);
     await next();
     const ms = performance.now() - started;
     // The path only: a query string could carry something a client should not have sent.
     logger.info({ requestId, clientRequestId: c.get('clientRequestId'), traceId, method: c.req.method, path: loggablePath(c.req.path), status: c.res.status,
       ms: Math.round(ms * 10) / 10, principalId: c.get('principal')?.id }, 'request');
     // The route pattern, never the path: labels must not carry what a caller typed.
-    metrics?.request(routePath(c, -1), c.req.method, c.res.status, ms / 1000);
+    const end = performance.now();
+    metrics?.request(routePath(c, -1), c.req.method, c.res.status, (end - started) / 1000);
+    const marks = c.get('invocationMarks');
+    if (marks && metrics) {
+      metrics.stage('http_auth', (marks[0] - started) / 1000);
+      metrics.stage('response', (end - marks[1]) / 1000);
+    }
   };
 }
 

@@ -128,6 +128,7 @@ export function functionRoutes(functions: FunctionService) {
     const { ws, name } = c.req.valid('param');
     const body = (c.req.valid('json') ?? {}) as { args?: unknown };
     const out = await functions.invoke(actorOf(c), ws, name, body.args);
+    c.set('invocationMarks', [out.runStartedAt, performance.now()]);
     c.header('Cache-Control', 'no-store');
     return c.json({ result: out.result, logs: out.logs, durationMs: out.durationMs, cpuMs: out.cpuMs, invocationId: out.invocationId, version: out.version }, 200);
   });

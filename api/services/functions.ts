@@ -46,6 +46,8 @@ export interface InvocationSuccess {
   logs: LogLine[];
   durationMs: number;
   cpuMs: number;
+  /** performance.now() when the runtime was asked: where the http_auth stage ends (not part of any response). */
+  runStartedAt: number;
 }
 
 type ActiveScript = NonNullable<Awaited<ReturnType<typeof fnRepo.findActiveScript>>>;
@@ -119,7 +121,7 @@ export function createFunctionService(deps: {
       }
     });
     metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
-    metrics?.stage('sandbox', outcome.durationMs / 1000);
+    if (outcome.timings) metrics?.invocationStages(outcome.timings);
     metrics?.invocation(outcome.ok ? 'ok' : outcome.code, who.executor ? 'executor' : 'direct');
     // Nothing the function produced leaves until every secret read it made is on the audit trail.
     // A read still in flight at the deadline writes its own row from here on.
@@ -136,7 +138,10 @@ export function createFunctionService(deps: {
       });
     }
     reader.auditRows = undefined;
-    if (!(await audit.appendAll(auditRows).then(() => true, () => false))) {
+    const auditStarted = performance.now();
+    const audited = auditRows.length === 0 || await audit.appendAll(auditRows).then(() => true, () => false);
+    metrics?.stage('audit_commit', (performance.now() - auditStarted) / 1000);
+    if (!audited) {
       logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
       records.add({
         id: invocationId, functionId: fn.id, workspaceId: workspace.id, version, invokedBy: who.principalId, trigger: who.trigger,
@@ -153,7 +158,7 @@ export function createFunctionService(deps: {
       logs: outcome.logs, durationMs: Math.round(outcome.durationMs), cpuMs: Math.round(outcome.cpuMs), startedAt,
     });
     if (!outcome.ok) throw invocationError(outcome, invocationId, version);
-    return { invocationId, version, result: outcome.result, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs) };
+    return { invocationId, version, result: outcome.result, logs: outcome.logs, durationMs: ms(outcome.durationMs), cpuMs: ms(outcome.cpuMs), runStartedAt: invokeStarted };
   }
 
   return {

@@ -25,6 +25,8 @@ function sameValue(a: string, b: string): boolean {
 }
 
 export const MAX_VALUE_BYTES = 64 * 1024;
+/** How long a value opened for functions is kept in memory, at most, while nothing changes access. */
+const OPENED_VALUE_MAX_AGE_MS = 60_000;
 
 /** Who reads a secret from inside a function, for the grant check and the audit row. */
 export interface RuntimeReader {
@@ -63,6 +65,11 @@ export class AccessDeniedError extends Error {
 export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Keyring; authorizeVault: AuthorizeVault; accessCache?: AccessCachePolicy }) {
   const { db, audit, keyring, authorizeVault } = deps;
   const functionReads = createAccessCache<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>(deps.accessCache);
+  // The value opened from a memoised row, keyed by that row object: a write that changes access
+  // (a revoke, a new version, a disabled one) moves the epoch, the row is loaded again as a new
+  // object, and its value is opened again; the old one goes with the old row. Only where rows are
+  // memoised at all (deps.accessCache), and for a bounded time (values in memory as briefly as is cheap).
+  const opened = new WeakMap<object, { value: string; at: number }>();
 
   async function findSecretOr404(vaultId: string, name: string) {
     const secret = await secretsRepo.findSecret(db, vaultId, name);
@@ -196,7 +203,15 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
           detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: decision.allowed ? 'no_workspace_grant' : decision.reason } });
         throw new AccessDeniedError(vaultName);
       }
-      const value = found.version === null ? undefined : openVersion(found.vaultId, name, { ...found, version: found.version });
+      let value: string | undefined;
+      if (found.version !== null) {
+        const hit = deps.accessCache ? opened.get(found) : undefined;
+        if (hit && performance.now() - hit.at < OPENED_VALUE_MAX_AGE_MS) value = hit.value;
+        else {
+          value = openVersion(found.vaultId, name, { ...found, version: found.version });
+          if (deps.accessCache) opened.set(found, { value, at: performance.now() });
+        }
+      }
       await record({
         ...base, vaultId: found.vaultId, action: 'secret.read', outcome: 'allowed', version: found.version,
         detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...(value === undefined ? { missing: true } : {}) },

@@ -18,10 +18,11 @@ export async function ensureAuditHead(db: Db) {
  * one before it returned, then move the head. The row lock keeps the chain linear under
  * concurrency; one statement keeps the hot path (every secret read) to one round trip. (A chain of
  * plain CTEs planned faster here, in PGlite especially, than one recursive CTE over a record set.)
- * Each row's `canonical` is computed by the caller from exactly the values stored here.
+ * Each row's `canonical` is computed by the caller from exactly the values stored here. Answers the
+ * head's hash after the append.
  */
-export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRow, 'prevHash' | 'hash'>; canonical: string }>) {
-  if (rows.length === 0) return;
+export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRow, 'prevHash' | 'hash'>; canonical: string }>): Promise<string | undefined> {
+  if (rows.length === 0) return undefined;
   const steps = rows.map(({ row, canonical }, i) => {
     const prev = sql.raw(i === 0 ? 'head.last_hash' : `r${i - 1}.hash`);
     const from = sql.raw(i === 0 ? 'head' : `r${i - 1}`);
@@ -39,10 +40,59 @@ export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRo
       returning seq, hash)`;
   });
   const last = sql.raw(`r${rows.length - 1}`);
-  await db.execute(sql`
+  const result = await db.execute(sql`
     with head as (select last_hash from audit_head where id = 1 for update),
     ${sql.join(steps, sql`, `)}
-    update audit_head set last_seq = ${last}.seq, last_hash = ${last}.hash from ${last} where audit_head.id = 1`);
+    update audit_head set last_seq = ${last}.seq, last_hash = ${last}.hash from ${last} where audit_head.id = 1
+    returning audit_head.last_hash`);
+  return firstRow<{ last_hash: string }>(result)?.last_hash;
+}
+
+/** A row whose hash the caller computed, chained from the head it expects. */
+export type HashedAuditRow = Omit<NewAuditRow, 'prevHash' | 'hash'> & { prevHash: string; hash: string };
+
+/**
+ * Appends rows whose hashes the caller computed from the head it expects (`expectedHead`), in one
+ * statement with one parameter (the rows as JSON), so its text and plan never change: cheaper to
+ * run than appendAuditRows, which hashes in SQL row by row. The head is locked and compared first:
+ * if another writer moved it, nothing is written and the answer is false (the caller falls back to
+ * appendAuditRows, which chains from whatever the head is). Rows keep their order: the sequence is
+ * assigned as the array is read, in order.
+ */
+export async function appendHashedAuditRows(db: Db, expectedHead: string, rows: HashedAuditRow[]): Promise<boolean> {
+  if (rows.length === 0) return true;
+  const json = JSON.stringify(rows.map((r) => ({
+    id: r.id, at: r.at.toISOString(), request_id: r.requestId ?? null, actor_id: r.actorId ?? null, actor_kind: r.actorKind ?? null,
+    action: r.action, outcome: r.outcome, vault: r.vault ?? null, secret: r.secret ?? null, version: r.version ?? null,
+    workspace: r.workspace ?? null, function: r.function ?? null, invocation_id: r.invocationId ?? null, detail: r.detail ?? null,
+    vault_id: r.vaultId ?? null, workspace_id: r.workspaceId ?? null, client_request_id: r.clientRequestId ?? null,
+    hash_version: r.hashVersion ?? 1, prev_hash: r.prevHash, hash: r.hash,
+  })));
+  const result = await db.execute(sql`
+    with head as (select 1 from audit_head where id = 1 and last_hash = ${expectedHead} for update),
+    ins as (
+      insert into audit_events (id, at, request_id, actor_id, actor_kind, action, outcome, vault, secret, version,
+                                workspace, function, invocation_id, detail, vault_id, workspace_id, client_request_id, hash_version,
+                                prev_hash, hash)
+      select r.id, r.at, r.request_id, r.actor_id, r.actor_kind, r.action, r.outcome, r.vault, r.secret, r.version,
+             r.workspace, r.function, r.invocation_id, r.detail, r.vault_id, r.workspace_id, r.client_request_id, r.hash_version,
+             r.prev_hash, r.hash
+      from head, rows from (jsonb_to_recordset(${json}::jsonb) as (
+        id text, at timestamptz, request_id text, actor_id text, actor_kind text, action text, outcome text, vault text, secret text,
+        version integer, workspace text, function text, invocation_id text, detail jsonb, vault_id text, workspace_id text,
+        client_request_id text, hash_version integer, prev_hash text, hash text)) with ordinality as r
+      order by r.ordinality
+      returning seq, hash)
+    update audit_head set last_seq = (select max(seq) from ins), last_hash = ${rows[rows.length - 1].hash}
+    where id = 1 and exists (select 1 from ins)
+    returning last_seq`);
+  return firstRow(result) !== undefined;
+}
+
+/** The first row of db.execute's answer, which is an array on postgres.js and { rows } on PGlite. */
+function firstRow<T>(result: unknown): T | undefined {
+  const rows = Array.isArray(result) ? result : (result as { rows?: unknown[] })?.rows;
+  return rows?.[0] as T | undefined;
 }
 
 export interface AuditFilter {
