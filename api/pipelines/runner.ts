@@ -11,6 +11,7 @@
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
 import type { Db } from '../../db/client.ts';
 import * as repo from '../../db/repos/pipelines.ts';
+import * as executorsRepo from '../../db/repos/executors.ts';
 import type { Workspace } from '../../db/schema.ts';
 import type { PipelineOutcome, PipelineRunRequest, Runtime, SecretReader } from '../../runtime/index.ts';
 import type { Actor } from '../actor.ts';
@@ -56,6 +57,11 @@ export function createPipelineRunner(deps: {
 }) {
   const { db, runtime, secrets, audit, logger, records } = deps;
   const stepFunctions = createAccessCache<StepFunction | undefined>(deps.accessCache);
+  // A succeeded run is only an event when something listens for it: writing the row anyway cost an
+  // audit commit per run (2-3 ms on PGlite, on the gateway's thread), as much as the steps. Memoised
+  // under the access epoch, which creating, changing or deleting an executor moves on. (An event
+  // executor hears only what happens after it exists, so nothing it could hear is skipped.)
+  const successListened = createAccessCache<boolean>(deps.accessCache);
 
   async function run(req: RunRequest): Promise<RunOutcome> {
     const { actor, workspace, pipeline, version } = req;
@@ -144,7 +150,8 @@ export function createPipelineRunner(deps: {
     // the failure's code only (a message may quote what a step read). A failure, or a run that read
     // secrets, commits it with the reads, before the answer. A run that succeeded without reading
     // has nothing to commit first, so its event does not hold the answer up: it is appended right
-    // after, like the run's record (a gateway dying in between loses both). A run refused at the
+    // after, like the run's record (a gateway dying in between loses both), and only when an event
+    // executor of the workspace listens for it (successListened). A run refused at the
     // door (overloaded) ran nothing and is not an event.
     const event: AuditEntry | undefined = failure?.code === 'overloaded' && failure.step === undefined ? undefined : {
       action: failure ? 'pipeline.run.failed' : 'pipeline.run.succeeded', outcome: 'allowed',
@@ -179,7 +186,9 @@ export function createPipelineRunner(deps: {
     }, steps);
 
     if (eventAfter && !failure) {
-      audit.append(event).catch((err) => logger.error({ runId, err: { message: (err as Error)?.message } }, 'the event of a pipeline run could not be written'));
+      successListened.get(workspace.id, () => executorsRepo.hasEventListener(db, workspace.id, 'pipeline.run.succeeded'))
+        .then((listened) => listened ? audit.append(event) : undefined)
+        .catch((err) => logger.error({ runId, err: { message: (err as Error)?.message } }, 'the event of a pipeline run could not be written'));
     }
     return failure ? { ok: false, runId, ...failure } : { ok: true, runId, value: outcome.ok ? outcome.value : null };
   }

@@ -33,6 +33,15 @@ export async function listExecutors(db: Db, workspaceId: string): Promise<Execut
   return db.select().from(executors).where(eq(executors.workspaceId, workspaceId)).orderBy(executors.name);
 }
 
+/** Whether an enabled event executor of the workspace listens for `event` (a pipeline run's success is only an event then). */
+export async function hasEventListener(db: Db, workspaceId: string, event: string): Promise<boolean> {
+  const rows = await db.select({ id: executors.id }).from(executors).where(and(
+    eq(executors.workspaceId, workspaceId), eq(executors.disabled, false),
+    sql`${executors.trigger}->>'kind' = 'event' and ${executors.trigger}->'events' ? ${event}`,
+  )).limit(1);
+  return rows.length > 0;
+}
+
 export async function deleteExecutor(db: Db, id: string) {
   await db.delete(executors).where(eq(executors.id, id));
 }

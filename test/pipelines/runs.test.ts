@@ -161,7 +161,23 @@ describe('a pipeline run in one worker', () => {
   });
 });
 
+const successRows = async (runId: string) => (await selectRows<{ n: number }>(w.s.database.db,
+  sql`select count(*)::int as n from audit_events where action = 'pipeline.run.succeeded' and detail->>'runId' = ${runId}`))[0].n;
+
 describe('pipeline run events', () => {
+  it('a succeeded run that read nothing leaves no event row while no executor listens, and does once one does', async () => {
+    expect((await raw('{ fine }')).data).toEqual({ fine: 5 });
+    const unheard = (await lastRun('fine')).id;
+    ok(await w.putExecutor('listener', { trigger: { kind: 'event', events: ['pipeline.run.succeeded'] }, target: { kind: 'webhook', url: `${base}/listener` } }), 201);
+    expect((await raw('{ fine }')).data).toEqual({ fine: 5 });
+    const heard = (await lastRun('fine')).id;
+    const end = Date.now() + 10_000;
+    while (Number(await successRows(heard)) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(Number(await successRows(heard))).toBe(1);
+    expect(Number(await successRows(unheard))).toBe(0);
+    expect((await w.s.request('DELETE', `/v1/workspaces/${w.ws}/executors/listener`)).status).toBe(204);
+  });
+
   it('an event executor hears pipeline.run.succeeded and pipeline.run.failed with names, versions and codes, never a value', async () => {
     ok(await w.putExecutor('runs', {
       trigger: { kind: 'event', events: ['pipeline.run.succeeded', 'pipeline.run.failed'], filter: { pipeline: 'f*' } },
