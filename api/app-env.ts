@@ -8,8 +8,6 @@ export interface AppEnv {
     /** A well-formed X-Request-Id the client sent, kept apart from ours. */
     clientRequestId?: string;
     principal: AuthPrincipal;
-    /** performance.now() when the request came in, for the stage metrics. */
-    startedAt: number;
     /** An answered invocation: when the runtime was asked, and when the answer was back (stage metrics). */
     invocationMarks?: [runStartedAt: number, answeredAt: number];
   };

@@ -116,3 +116,8 @@ export function preparedPerDb<Q>(build: (db: Db) => Q): (db: Db) => Q {
     return q;
   };
 }
+
+/** The rows of a raw `db.execute` answer: an array on postgres.js, `{ rows }` on PGlite. */
+export function executedRows<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows?: T[] })?.rows ?? []) as T[];
+}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { sql } from 'drizzle-orm';
-import type { Database } from './client.ts';
+import { executedRows, type Database } from './client.ts';
 import journal from './migrations/meta/_journal.json' with { type: 'json' };
 
 export const MIGRATIONS_FOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -21,6 +21,5 @@ export async function migrationsApplied(database: Database): Promise<boolean> {
   const rows = await database.db.execute<{ n: number }>(
     sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
   );
-  const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: { n: number }[] }).rows;
-  return Number(list[0]?.n ?? 0) >= journal.entries.length;
+  return Number(executedRows<{ n: number }>(rows)[0]?.n ?? 0) >= journal.entries.length;
 }

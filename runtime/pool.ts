@@ -266,9 +266,11 @@ export function createPool(options: PoolOptions = {}): Pool {
         failedStarts = 0;
         pump();
         return;
-      case 'done': {
+      case 'done':
+      case 'pdone': {
         const p = w.inFlight.get(m.i);
-        if (!p) return;
+        // A pipeline's answer only ever settles a pipeline run.
+        if (!p || (m.t === 'pdone' && !p.pipe)) return;
         p.answer(m);
         w.served++;
         if (!w.draining && w.served >= recycleAfter) recycle(w);
@@ -284,16 +286,6 @@ export function createPool(options: PoolOptions = {}): Pool {
       case 'sec':
         onSecretRequest(w, m);
         return;
-      case 'pdone': {
-        const p = w.inFlight.get(m.i);
-        if (!p?.pipe) return;
-        p.answer(m);
-        w.served++;
-        if (!w.draining && w.served >= recycleAfter) recycle(w);
-        else if (typeof m.rss === 'number') checkRss(w, m.rss);
-        pump();
-        return;
-      }
       case 'psec':
         onPipelineSecretRequest(w, m);
         return;

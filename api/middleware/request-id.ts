@@ -32,7 +32,6 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
     c.header('X-Request-Id', requestId);
     const traceId = traceIdOf(c.req.header('traceparent'));
     const started = performance.now();
-    c.set('startedAt', started);
     await next();
     const ms = performance.now() - started;
     // The path only: a query string could carry something a client should not have sent.

@@ -4,7 +4,7 @@
 import { inTransaction, type Db } from '../../db/client.ts';
 import * as secretsRepo from '../../db/repos/secrets.ts';
 import { CofferError, notFound } from '../errors.ts';
-import { newId } from '../crypto/credentials.ts';
+import { newId, constantTimeEqual } from '../crypto/credentials.ts';
 import { seal, open, secretAad } from '../crypto/envelope.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import { actorFields, type Actor } from '../actor.ts';
@@ -12,17 +12,6 @@ import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { AuthorizeVault } from './vault-access.ts';
 import { decidedThrough, decideFunctionRead, type GrantTerms } from '../policy/grants.ts';
 import { createAccessCache, type AccessCachePolicy } from '../../db/access-cache.ts';
-import crypto from 'node:crypto';
-
-/**
- * Constant-time equality that hides the lengths too: both sides go through HMAC under a key made
- * for this one comparison, and the digests are compared with timingSafeEqual.
- */
-function sameValue(a: string, b: string): boolean {
-  const key = crypto.randomBytes(32);
-  const digest = (v: string) => crypto.createHmac('sha256', key).update(v, 'utf8').digest();
-  return crypto.timingSafeEqual(digest(a), digest(b));
-}
 
 export const MAX_VALUE_BYTES = 64 * 1024;
 /** How long a value opened for functions is kept in memory, at most, while nothing changes access. */
@@ -102,7 +91,7 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
         if (input.ifChanged) {
           const existing = await secretsRepo.findSecret(tx, vault.id, name);
           const latest = existing && await secretsRepo.findVersion(tx, existing.id, existing.latestVersion);
-          if (existing && latest?.state === 'enabled' && sameValue(openVersion(vault.id, name, latest), input.value)) {
+          if (existing && latest?.state === 'enabled' && constantTimeEqual(openVersion(vault.id, name, latest), input.value)) {
             await audit.append({ action: 'secret.write', outcome: 'allowed', vaultId: vault.id, vault: vault.name, secret: name, version: latest.version, detail: { ...decidedThrough(grant), unchanged: true }, ...actorFields(actor) }, tx);
             return { secret: existing, version: latest.version, changed: false };
           }

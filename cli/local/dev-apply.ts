@@ -36,9 +36,8 @@ export async function applyForDev(client: CofferClient, project: Project, secret
   const changes: string[] = [];
   for (const a of report.applied) {
     // Every local value is sent on every apply (with ifChanged); one that was equal changed nothing.
-    if (a.kind === 'secret' && a.detail?.startsWith('value unchanged')) continue;
-    const delivered = a.kind === 'executor' ? /deliver to (\/\S+)/.exec(a.detail ?? '') : null;
-    if (delivered) webhookPaths[a.key] = delivered[1]!;
+    if (a.unchanged) continue;
+    if (a.webhookPath) webhookPaths[a.key] = a.webhookPath;
     changes.push(`${SYMBOL[a.action]} ${a.kind} ${a.key}${a.detail ? ` (${a.detail})` : ''}`);
   }
   return { changes, warnings: plan.warnings.map(localHint), drift: plan.drift, webhookPaths };

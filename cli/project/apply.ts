@@ -8,7 +8,7 @@ import { CliError, EXIT } from '../errors.ts';
 import { fingerprint } from './fingerprint.ts';
 import { address, internalsOf } from './plan.ts';
 import { KIND_ORDER, OPS, type Desired } from './resources.ts';
-import type { AppliedChange, ApplyOptions, ApplyReport, Change, Plan, ResourceKind, ValueSource } from './types.ts';
+import type { AppliedChange, ApplyOptions, ApplyReport, Change, Plan, PutOutcome, ResourceKind, ValueSource } from './types.ts';
 
 export type * from './types.ts';
 export { ProjectFileError } from './errors.ts';
@@ -51,8 +51,8 @@ export async function applyPlan(client: CofferClient, plan: Plan, options: Apply
   const record = async (set: RecordSet[], remove: { kind: ResourceKind; key: string }[] = []) => {
     await client.POST('/v1/projects/{project}/resources', { params: { path: { project: plan.project } }, body: { set, remove } });
   };
-  const done = (c: Change, detail?: string) => {
-    const a: AppliedChange = { action: c.action, kind: c.kind, key: c.key, ...(detail ? { detail } : {}) };
+  const done = (c: Change, outcome?: PutOutcome) => {
+    const a: AppliedChange = { action: c.action, kind: c.kind, key: c.key, ...outcome };
     applied.push(a);
     opts.onApplied?.(a);
   };
@@ -69,13 +69,13 @@ export async function applyPlan(client: CofferClient, plan: Plan, options: Apply
     const d = internals.desired.get(id)!;
     const value = values.get(id);
     const withValue: Desired = value === undefined ? d : { ...d, extra: { ...d.extra, resolvedValue: value } };
-    const detail = await OPS[c.kind].put(client, withValue, internals.observed.get(id) ?? null);
+    const outcome = await OPS[c.kind].put(client, withValue, internals.observed.get(id) ?? null);
     const now = await OPS[c.kind].observe(client, c.key, cache());
     await record([{
       kind: c.kind, key: c.key, created: c.action === 'create', fingerprint: now ? fingerprint(now.state) : null,
       valueVersion: internals.values.get(id)?.version ?? null,
     }]);
-    done(c, detail);
+    done(c, outcome);
   }
 
   // Declared resources the plan did not touch: record them once (an existing resource the file

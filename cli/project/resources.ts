@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { isCofferError, type CofferClient } from '../../client/index.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
-import type { Project, ResourceKind } from './types.ts';
+import type { Project, PutOutcome, ResourceKind } from './types.ts';
 
 export type State = Record<string, unknown>;
 
@@ -23,8 +23,8 @@ export interface Observed { state: State; id?: string }
 
 export interface KindOps {
   observe(client: CofferClient, key: string, cache: Map<string, Promise<unknown>>): Promise<Observed | null>;
-  /** Create or update; answers a line worth printing (a token shown once), if any. */
-  put(client: CofferClient, d: Desired, observed: Observed | null): Promise<string | undefined>;
+  /** Create or update; answers a line worth printing (a token shown once), if any, and what it found. */
+  put(client: CofferClient, d: Desired, observed: Observed | null): Promise<PutOutcome | undefined>;
   remove(client: CofferClient, key: string, observed: Observed): Promise<void>;
   /** Fields the API cannot change after creation. */
   fixed?: string[];
@@ -134,7 +134,7 @@ export const OPS: Record<ResourceKind, KindOps> = {
       const w = await client.PUT('/v1/vaults/{vault}/secrets/{name}', {
         params: { path: { vault, name } }, body: { value, description: d.state.description as string | undefined, ifChanged: true },
       });
-      return w.changed ? `version ${w.version} written` : `value unchanged, still version ${w.version}`;
+      return w.changed ? { detail: `version ${w.version} written` } : { detail: `value unchanged, still version ${w.version}`, unchanged: true };
     },
     async remove(client: C, key) {
       const [vault, name] = split(key);
@@ -196,7 +196,7 @@ export const OPS: Record<ResourceKind, KindOps> = {
       const f = await client.PUT('/v1/workspaces/{ws}/functions/{name}', { params: { path: { ws, name } }, body: {
         code: d.extra!.code as string, timeoutMs: s.timeoutMs, memoryMb: s.memoryMb, exposeSecrets: s.exposeSecrets, description: s.description,
       } });
-      return `version ${f.activeVersion} active`;
+      return { detail: `version ${f.activeVersion} active` };
     },
     async remove(client: C, key) {
       const [ws, name] = split(key);
@@ -212,7 +212,7 @@ export const OPS: Record<ResourceKind, KindOps> = {
     async put(client: C, d) {
       const [ws, name] = split(d.key);
       const p = await client.PUT('/v1/workspaces/{ws}/pipelines/{name}', { params: { path: { ws, name } }, body: stateWithout(d.state) as never });
-      return `version ${p.activeVersion} active (${p.field})`;
+      return { detail: `version ${p.activeVersion} active (${p.field})` };
     },
     async remove(client: C, key) {
       const [ws, name] = split(key);
@@ -229,8 +229,8 @@ export const OPS: Record<ResourceKind, KindOps> = {
       const [ws, name] = split(d.key);
       const e = await client.PUT('/v1/workspaces/{ws}/executors/{name}', { params: { path: { ws, name } }, body: stateWithout(d.state) as never });
       // Shown once, on creation: the only chance to see it.
-      if (e.token) return `webhook token (shown once): ${e.token}, deliver to ${e.webhookUrlPath}`;
-      return e.webhookPath ? `webhook ${e.webhookPath}` : undefined;
+      if (e.token) return { detail: `webhook token (shown once): ${e.token}, deliver to ${e.webhookUrlPath}`, webhookPath: e.webhookUrlPath };
+      return e.webhookPath ? { detail: `webhook ${e.webhookPath}` } : undefined;
     },
     async remove(client: C, key) {
       const [ws, name] = split(key);

@@ -98,7 +98,9 @@ export interface Plan {
   readonly source: Project;
 }
 
-export interface AppliedChange { action: ChangeAction; kind: ResourceKind; key: string; detail?: string }
+/** What a write said beyond its line: a value equal to the latest (nothing written), a webhook's path. */
+export interface PutOutcome { detail?: string; unchanged?: true; webhookPath?: string }
+export interface AppliedChange extends PutOutcome { action: ChangeAction; kind: ResourceKind; key: string }
 export interface ApplyReport {
   project: string;
   applied: AppliedChange[];

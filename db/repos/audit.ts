@@ -1,6 +1,6 @@
 // The audit trail's storage: append under the chain-head lock, page through, read for verification.
 import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../client.ts';
+import { executedRows, type Db } from '../client.ts';
 import { auditEvents, auditHead } from '../schema.ts';
 
 export type AuditRow = typeof auditEvents.$inferSelect;
@@ -45,7 +45,7 @@ export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRo
     ${sql.join(steps, sql`, `)}
     update audit_head set last_seq = ${last}.seq, last_hash = ${last}.hash from ${last} where audit_head.id = 1
     returning audit_head.last_hash`);
-  return firstRow<{ last_hash: string }>(result)?.last_hash;
+  return executedRows<{ last_hash: string }>(result)[0]?.last_hash;
 }
 
 /** A row whose hash the caller computed, chained from the head it expects. */
@@ -86,13 +86,7 @@ export async function appendHashedAuditRows(db: Db, expectedHead: string, rows: 
     update audit_head set last_seq = (select max(seq) from ins), last_hash = ${rows[rows.length - 1].hash}
     where id = 1 and exists (select 1 from ins)
     returning last_seq`);
-  return firstRow(result) !== undefined;
-}
-
-/** The first row of db.execute's answer, which is an array on postgres.js and { rows } on PGlite. */
-function firstRow<T>(result: unknown): T | undefined {
-  const rows = Array.isArray(result) ? result : (result as { rows?: unknown[] })?.rows;
-  return rows?.[0] as T | undefined;
+  return executedRows(result).length > 0;
 }
 
 export interface AuditFilter {

@@ -55,7 +55,6 @@ export async function findVersion(db: Db, pipelineId: string, version: number): 
   return row;
 }
 
-/** The active version of every pipeline of a workspace: what its GraphQL schema is built from. */
 /**
  * Serialises changes to a workspace's set of pipelines (deploy, activate) until the transaction ends:
  * each is checked against the others inside it, so two concurrent deploys cannot both pass a check
@@ -66,6 +65,7 @@ export async function lockWorkspacePipelines(db: Db, workspaceId: string): Promi
   await db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, workspaceId)).for('no key update');
 }
 
+/** The active version of every pipeline of a workspace: what its GraphQL schema is built from. */
 export async function activeVersions(db: Db, workspaceId: string) {
   return db.select({ pipeline: pipelines, version: pipelineVersions }).from(pipelines)
     .innerJoin(pipelineVersions, and(eq(pipelineVersions.pipelineId, pipelines.id), eq(pipelineVersions.version, pipelines.activeVersion)))

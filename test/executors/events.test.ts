@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { jobs } from '../../db/schema.ts';
 import { globMatches } from '../../api/events/match.ts';
+import { until as untilGiven } from '../support/assertions.ts';
 import { startExecutorWorld, ok, type ExecutorWorld } from './fixture.ts';
 
 const file = (name: string) => fs.readFileSync(new URL(`../../functions-examples/executors/${name}`, import.meta.url), 'utf8');
@@ -20,15 +21,7 @@ let receiver: http.Server;
 let base: string;
 const received: { url: string; body: any }[] = [];
 
-async function until<T>(what: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = what();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out; received ${JSON.stringify(received)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: () => T | undefined) => untilGiven(what, () => `received ${JSON.stringify(received)}`);
 const at = (path: string) => received.filter((r) => r.url === path);
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import { GraphQLClient, ClientError } from 'graphql-request';
 import { sql } from 'drizzle-orm';
 import { startExecutorWorld, ok, type ExecutorWorld } from '../executors/fixture.ts';
 import { deployed } from '../api/functions-fixture.ts';
-import { selectRows } from '../support/assertions.ts';
+import { selectRows, until as untilGiven } from '../support/assertions.ts';
 
 const KEY = `sk_run_${crypto.randomBytes(8).toString('hex')}`;
 const FUNCTIONS = {
@@ -36,15 +36,7 @@ let receiver: http.Server;
 let base: string;
 const received: { url: string; body: any }[] = [];
 
-async function until<T>(what: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = what();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out; received ${JSON.stringify(received)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: () => T | undefined) => untilGiven(what, () => `received ${JSON.stringify(received)}`);
 
 const put = (name: string, body: unknown) => w.s.request('PUT', `/v1/workspaces/${w.ws}/pipelines/${name}`, { body });
 const client = (key = w.users.invoker.key) => new GraphQLClient(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, { headers: { authorization: `Bearer ${key}` }, errorPolicy: 'all' });
@@ -171,9 +163,7 @@ describe('pipeline run events', () => {
     ok(await w.putExecutor('listener', { trigger: { kind: 'event', events: ['pipeline.run.succeeded'] }, target: { kind: 'webhook', url: `${base}/listener` } }), 201);
     expect((await raw('{ fine }')).data).toEqual({ fine: 5 });
     const heard = (await lastRun('fine')).id;
-    const end = Date.now() + 10_000;
-    while (Number(await successRows(heard)) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    expect(Number(await successRows(heard))).toBe(1);
+    expect(await untilGiven(async () => { const n = Number(await successRows(heard)); return n > 0 ? n : undefined; })).toBe(1);
     expect(Number(await successRows(unheard))).toBe(0);
     expect((await w.s.request('DELETE', `/v1/workspaces/${w.ws}/executors/listener`)).status).toBe(204);
   });

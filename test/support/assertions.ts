@@ -23,3 +23,14 @@ export function expectNot500(reply: Reply): void {
   expect(reply.status, reply.text).toBeLessThan(500);
   expect(reply.body?.error?.code === undefined || typeof reply.body.error.code === 'string').toBe(true);
 }
+
+/** Polls `what` until it gives something other than undefined; `context` says what was seen when it times out. */
+export async function until<T>(what: () => T | undefined | Promise<T | undefined>, context: () => string = () => '', timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await what();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out${context() ? `; ${context()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
