@@ -68,8 +68,8 @@ interface Invocation {
   reads: number;
   /** Every secret value passed into the isolate: what redaction looks for. */
   values: Set<string>;
-  /** Where this invocation's messages go when a pipeline run (pipeline-worker.ts) started it, not the gateway. */
-  sink?: (m: FromWorker) => void;
+  /** Where this invocation's messages go: the gateway, or the pipeline run (pipeline-worker.ts) that started it. */
+  out: (m: FromWorker) => void;
   /** performance.now() at receipt, and when an isolate was free for it (for the stage metrics). */
   receivedAt: number;
   admittedAt: number;
@@ -142,9 +142,9 @@ function cpuNs(sb: Sandbox): bigint {
   try { return sb.isolate.cpuTime; } catch { return 0n; }
 }
 
-function receive(msg: RunMessage, sink?: (m: FromWorker) => void): void {
+function receive(msg: RunMessage, out: (m: FromWorker) => void = send): void {
   const source = msg.s ?? sources.get(msg.k);
-  if (source === undefined) { (sink ?? send)({ t: 'miss', i: msg.i }); return; }
+  if (source === undefined) { out({ t: 'miss', i: msg.i }); return; }
   if (msg.s !== undefined && !msg.v) {
     sources.delete(msg.k);
     sources.set(msg.k, msg.s);
@@ -152,7 +152,7 @@ function receive(msg: RunMessage, sink?: (m: FromWorker) => void): void {
   }
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
-    answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), sink,
+    answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), out,
     receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0,
   };
   inv.timer = setTimeout(() => {
@@ -199,7 +199,7 @@ function finish(inv: Invocation, raw: Raw): void {
   const end = performance.now();
   if (inv.readsOut > 0) inv.readWaitMs += redactStart - inv.readsOutSince;
   const tm: WorkerTimes = [(inv.admittedAt || redactStart) - inv.receivedAt, inv.readWaitMs, end - redactStart, end - inv.receivedAt];
-  (inv.sink ?? send)({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm } as FromWorker);
+  inv.out({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm } as FromWorker);
 }
 
 /**
@@ -295,7 +295,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     if (msg.v) return 'Esecrets cannot be read while a function is being validated';
     if (++inv.reads > MAX_SECRET_CALLS) return `Eat most ${MAX_SECRET_CALLS} secret reads per invocation`;
     if (inv.readsOut++ === 0) inv.readsOutSince = performance.now();
-    (inv.sink ?? send)({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
+    inv.out({ t: 'sec', i: msg.i, r: id, v: vault as string, n: kind === READ_ONE ? [names as string] : (names as string[]) });
     return undefined;
   });
   const logCb = new ivm.Callback((level: unknown, message: unknown) => captureLog(inv, level, message));
