@@ -52,9 +52,10 @@ export async function appendAuditRows(db: Db, rows: Array<{ row: Omit<NewAuditRo
 export type HashedAuditRow = Omit<NewAuditRow, 'prevHash' | 'hash'> & { prevHash: string; hash: string };
 
 /**
- * Appends rows whose hashes the caller computed from the head it expects (`expectedHead`), in one
- * statement with one parameter (the rows as JSON), so its text and plan never change: cheaper to
- * run than appendAuditRows, which hashes in SQL row by row. The head is locked and compared first:
+ * Appends rows whose hashes the caller computed from the head it expects (`expectedHead`), with one
+ * parameter (the rows as JSON), through the database function coffer_append_hashed_audit
+ * (migration 0006), whose plan the database keeps: cheaper to run than appendAuditRows, which
+ * hashes in SQL row by row. The head is locked and compared first:
  * if another writer moved it, nothing is written and the answer is false (the caller falls back to
  * appendAuditRows, which chains from whatever the head is). Rows keep their order: the sequence is
  * assigned as the array is read, in order.
@@ -68,25 +69,8 @@ export async function appendHashedAuditRows(db: Db, expectedHead: string, rows: 
     vault_id: r.vaultId ?? null, workspace_id: r.workspaceId ?? null, client_request_id: r.clientRequestId ?? null,
     hash_version: r.hashVersion ?? 1, prev_hash: r.prevHash, hash: r.hash,
   })));
-  const result = await db.execute(sql`
-    with head as (select 1 from audit_head where id = 1 and last_hash = ${expectedHead} for update),
-    ins as (
-      insert into audit_events (id, at, request_id, actor_id, actor_kind, action, outcome, vault, secret, version,
-                                workspace, function, invocation_id, detail, vault_id, workspace_id, client_request_id, hash_version,
-                                prev_hash, hash)
-      select r.id, r.at, r.request_id, r.actor_id, r.actor_kind, r.action, r.outcome, r.vault, r.secret, r.version,
-             r.workspace, r.function, r.invocation_id, r.detail, r.vault_id, r.workspace_id, r.client_request_id, r.hash_version,
-             r.prev_hash, r.hash
-      from head, rows from (jsonb_to_recordset(${json}::jsonb) as (
-        id text, at timestamptz, request_id text, actor_id text, actor_kind text, action text, outcome text, vault text, secret text,
-        version integer, workspace text, function text, invocation_id text, detail jsonb, vault_id text, workspace_id text,
-        client_request_id text, hash_version integer, prev_hash text, hash text)) with ordinality as r
-      order by r.ordinality
-      returning seq, hash)
-    update audit_head set last_seq = (select max(seq) from ins), last_hash = ${rows[rows.length - 1].hash}
-    where id = 1 and exists (select 1 from ins)
-    returning last_seq`);
-  return executedRows(result).length > 0;
+  const result = await db.execute(sql`select coffer_append_hashed_audit(${json}::jsonb, ${expectedHead}, ${rows[rows.length - 1].hash}) as last_seq`);
+  return executedRows<{ last_seq: unknown }>(result)[0]?.last_seq != null;
 }
 
 export interface AuditFilter {
