@@ -101,9 +101,10 @@ const invocationTargetQuery = preparedPerDb((db) =>
 export type NewInvocation = typeof invocations.$inferInsert;
 
 /**
- * Several invocation records in one statement with one parameter (the rows as JSON): its text never
- * changes with the number of rows, so neither the query builder nor the database's parser does
- * work per row and per column on every batch (on embedded PGlite, that work is the gateway's CPU).
+ * Several invocation records in one call with one parameter (the rows as JSON), to the database
+ * function coffer_insert_invocations (migration 0006): neither the query builder nor the database's
+ * parser and planner does work per row, per column or per batch (on embedded PGlite, that work is
+ * the gateway's CPU).
  */
 export async function insertInvocations(db: Db, rows: NewInvocation[]) {
   if (rows.length === 0) return;
@@ -112,13 +113,7 @@ export async function insertInvocations(db: Db, rows: NewInvocation[]) {
     trigger: r.trigger ?? 'api', outcome: r.outcome, error_code: r.errorCode ?? null, error_message: r.errorMessage ?? null,
     logs: r.logs, duration_ms: r.durationMs, cpu_ms: r.cpuMs, started_at: r.startedAt.toISOString(),
   })));
-  await db.execute(sql`
-    insert into invocations (id, function_id, workspace_id, version, invoked_by, trigger, outcome, error_code, error_message,
-                             logs, duration_ms, cpu_ms, started_at)
-    select id, function_id, workspace_id, version, invoked_by, trigger, outcome, error_code, error_message,
-           logs, duration_ms, cpu_ms, started_at
-    from jsonb_to_recordset(${json}::jsonb) as r(id text, function_id text, workspace_id text, version integer, invoked_by text,
-      trigger text, outcome text, error_code text, error_message text, logs jsonb, duration_ms integer, cpu_ms integer, started_at timestamptz)`);
+  await db.execute(sql`select coffer_insert_invocations(${json}::jsonb)`);
 }
 
 export async function listInvocations(db: Db, functionId: string, limit: number) {

@@ -112,13 +112,22 @@ export async function findStepFunction(db: Db, workspaceId: string, name: string
  * Runs and their steps together, one statement each (a plain transaction: run records change no
  * access, so no epoch step).
  */
+/**
+ * Runs and their steps in one call (the database function coffer_insert_pipeline_runs, migration
+ * 0006), each as one JSON parameter: one statement, so one transaction, planned once per session.
+ */
 export async function insertRuns(db: Db, runs: { run: NewPipelineRun; steps: NewPipelineRunStep[] }[]) {
   if (runs.length === 0) return;
-  const steps = runs.flatMap((r) => r.steps);
-  await db.transaction(async (tx) => {
-    await tx.insert(pipelineRuns).values(runs.map((r) => r.run));
-    if (steps.length > 0) await tx.insert(pipelineRunSteps).values(steps);
-  });
+  const runsJson = JSON.stringify(runs.map(({ run: r }) => ({
+    id: r.id, pipeline_id: r.pipelineId, workspace_id: r.workspaceId, version: r.version, invoked_by: r.invokedBy ?? null,
+    request_id: r.requestId ?? null, outcome: r.outcome, error_code: r.errorCode ?? null, error_message: r.errorMessage ?? null,
+    error_step: r.errorStep ?? null, duration_ms: r.durationMs, started_at: r.startedAt.toISOString(),
+  })));
+  const stepsJson = JSON.stringify(runs.flatMap((r) => r.steps).map((s) => ({
+    run_id: s.runId, position: s.position, name: s.name, function: s.function, status: s.status, duration_ms: s.durationMs,
+    invocation_ids: s.invocationIds, logs: s.logs, error_code: s.errorCode ?? null, error_message: s.errorMessage ?? null,
+  })));
+  await db.execute(sql`select coffer_insert_pipeline_runs(${runsJson}::jsonb, ${stepsJson}::jsonb)`);
 }
 
 export async function listRuns(db: Db, pipelineId: string, limit: number) {
