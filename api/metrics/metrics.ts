@@ -79,8 +79,14 @@ export function createMetrics() {
   runtimeGauge('coffer_runtime_workers', 'Live sandbox worker processes', (s) => s.workers);
   runtimeGauge('coffer_runtime_busy', 'Invocations running in workers', (s) => s.busy);
   runtimeGauge('coffer_runtime_queued', 'Invocations waiting for a worker or for their workspace\'s turn', (s) => s.queued);
-  runtimeGauge('coffer_runtime_worker_restarts', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
-  runtimeGauge('coffer_runtime_worker_recycles', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
+  // Counts since the runtime started, so counters; the runtime keeps them, a scrape copies them.
+  const runtimeCounter = (name: string, help: string, pick: (s: ReturnType<RuntimeGauges['stats']>) => number | undefined) =>
+    new Counter({
+      name, help, registers: [registry],
+      collect() { const v = runtime ? pick(runtime.stats()) : undefined; this.reset(); this.inc(v ?? 0); },
+    });
+  runtimeCounter('coffer_runtime_worker_restarts_total', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
+  runtimeCounter('coffer_runtime_worker_recycles_total', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
   // Labelled, so that nothing is exported (rather than a misleading 0) while the runtime does not report it.
   new Gauge({
     name: 'coffer_runtime_isolates', help: 'Isolates in the workers, by state (active: running an invocation, idle: pooled warm)',

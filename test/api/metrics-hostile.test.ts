@@ -90,7 +90,7 @@ describe('under the hostile suite', () => {
     expect((lookups('hit') ?? 0) + (lookups('miss') ?? 0)).toBeGreaterThan(0);
     expect(families.map((f) => f.name)).toEqual(expect.arrayContaining([
       'coffer_http_requests_total', 'coffer_stage_seconds', 'coffer_audit_rows_total', 'coffer_audit_commit_seconds',
-      'coffer_runtime_worker_restarts', 'coffer_runtime_worker_recycles', 'coffer_runtime_isolates',
+      'coffer_runtime_worker_restarts_total', 'coffer_runtime_worker_recycles_total', 'coffer_runtime_isolates',
     ]));
   });
 });

@@ -50,6 +50,12 @@ describe('metrics', () => {
     expect(count('sandbox')).toBe(5);
     expect(count('invoke')).toBe(5);
     expect(sample(families, 'coffer_runtime_workers', {})).toBe(1);
+    // Counts since start are counters (`_total`); nothing in this workload kills or recycles a worker.
+    for (const name of ['coffer_runtime_worker_restarts_total', 'coffer_runtime_worker_recycles_total']) {
+      expect(families.find((f) => f.name === name)?.type, name).toBe('COUNTER');
+      expect(sample(families, name, {}), name).toBe(0);
+    }
+    expect(families.find((f) => f.name === 'coffer_runtime_worker_restarts')).toBeUndefined();
     expect(families.map((f) => f.name)).toEqual(expect.arrayContaining(['coffer_access_cache_lookups', 'coffer_runtime_queued', 'coffer_audit_commit_seconds', 'coffer_process_resident_memory_bytes']));
   });
 
