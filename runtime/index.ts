@@ -15,7 +15,7 @@
 // throws, `overloaded` / `worker_crashed` for the runtime's own troubles.
 import type { InvocationOutcome, PipelineOutcome, ValidateResult } from './errors.ts';
 import type { FunctionLimits } from './limits.ts';
-import { createPool, type PipelineJob, type PoolOptions } from './pool.ts';
+import { createPool, type PipelineJob, type PoolOptions, type PoolStats } from './pool.ts';
 import type { SecretReader } from './secret-reads.ts';
 
 export { compileFunction, type CompileResult } from './compile.ts';
@@ -60,8 +60,12 @@ export interface Runtime {
   runPipeline(req: PipelineRunRequest, readerFor: (step: number, invocation: number) => SecretReader): Promise<PipelineOutcome>;
   /** Evaluates the top level in a fresh context under `limits`; `not_callable` if the default export is not a function. */
   validate(script: string, limits: FunctionLimits, workspaceId: string): Promise<ValidateResult>;
-  /** workers: live worker processes; busy: invocations running in them; queued: waiting; restarts: unexpected worker deaths; recycles: planned replacements. */
-  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles: number };
+  /**
+   * workers: live worker processes; busy: invocations running in them; queued: waiting; restarts:
+   * unexpected worker deaths; recycles: planned replacements; isolates: the workers' isolates,
+   * active (running an invocation) and idle (pooled warm), as each worker last reported them.
+   */
+  stats(): PoolStats;
   /** Kills the workers; pending invocations answer worker_crashed. Idempotent. */
   close(): Promise<void>;
 }

@@ -12,7 +12,7 @@
 import { MAX_ERROR_MESSAGE_CHARS } from './limits.ts';
 import { createRedactor, redactJsonResult } from './redact.ts';
 import type { LogLine } from './errors.ts';
-import type { FromWorker, PipeMessage, PipeStepDone, ToWorker } from './protocol.ts';
+import type { FromWorker, IsolateCounts, PipeMessage, PipeStepDone, ToWorker } from './protocol.ts';
 
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = Extract<FromWorker, { t: 'done' }>;
@@ -32,6 +32,8 @@ export interface InvocationHost {
   source(k: string): string | undefined;
   send(m: FromWorker): void;
   rss(): number;
+  /** The worker's isolate counts, as a pdone reports them. */
+  isolates(): IsolateCounts;
 }
 
 interface Run {
@@ -173,7 +175,7 @@ export function createPipelineRuns(host: InvocationHost) {
     const done: PipeStepDone[] = steps.map(({ raw, ...s }) => ({
       ...s, l: raw.map((l) => ({ level: l.level, message: clean(l.message), at: l.at })), ...(s.m !== undefined ? { m: clean(s.m).slice(0, MAX_ERROR_MESSAGE_CHARS) } : {}),
     }));
-    const tail = { steps: done, c: Math.max(0, run.cpu), rss: host.rss() };
+    const tail = { steps: done, c: Math.max(0, run.cpu), rss: host.rss(), iso: host.isolates() };
     if (failure) {
       host.send({
         t: 'pdone', i: msg.i, ok: false, code: failure.code, m: clean(failure.m).slice(0, MAX_ERROR_MESSAGE_CHARS),
@@ -201,7 +203,7 @@ export function createPipelineRuns(host: InvocationHost) {
         // Only a bug gets here (every invocation resolves); answer rather than leave the run hanging.
         run.closed = true;
         runs.delete(msg.i);
-        host.send({ t: 'pdone', i: msg.i, ok: false, code: 'worker_crashed', m: 'the worker could not run the pipeline', steps: [], c: 0, rss: host.rss() });
+        host.send({ t: 'pdone', i: msg.i, ok: false, code: 'worker_crashed', m: 'the worker could not run the pipeline', steps: [], c: 0, rss: host.rss(), iso: host.isolates() });
       });
     },
 

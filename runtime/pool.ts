@@ -125,6 +125,8 @@ interface Worker {
   served: number;
   peakRss: number;
   killedForMemory: boolean;
+  /** Its isolates [active, idle], as it last reported them (protocol.ts IsolateCounts). */
+  isolates: [number, number];
   /** Messages for this worker not sent yet: sent together once this turn of the event loop is over. */
   outbox: ToWorker[];
 }
@@ -134,11 +136,17 @@ export interface Pool {
   /** Runs a whole pipeline in one worker; answers the worker's pdone, or a Failure (overload, crash, watchdog). */
   runPipeline(job: PipelineJob): Promise<PipeDoneMessage | Failure>;
   validate(job: Job): Promise<ValidateResult>;
-  stats(): { workers: number; busy: number; queued: number; restarts: number; recycles: number };
+  stats(): PoolStats;
   workerPids(): number[];
   /** The highest RSS seen of each live worker since it started. */
   peakRss(): { pid: number; peakRssBytes: number }[];
   close(): Promise<void>;
+}
+
+/** isolates: summed over the live workers (draining ones included) as each last reported them. */
+export interface PoolStats {
+  workers: number; busy: number; queued: number; restarts: number; recycles: number;
+  isolates: { active: number; idle: number };
 }
 
 export function createPool(options: PoolOptions = {}): Pool {
@@ -219,7 +227,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     });
     const w: Worker = {
       child, pid: child.pid ?? 0, ready: false, draining: false, inFlight: new Map(), knownScripts: new Set(), served: 0,
-      peakRss: 0, killedForMemory: false, outbox: [],
+      peakRss: 0, killedForMemory: false, isolates: [0, 0], outbox: [],
     };
     slots[n] = w;
     child.on('message', (batch: FromWorker | FromWorker[]) => {
@@ -259,15 +267,35 @@ export function createPool(options: PoolOptions = {}): Pool {
     } else spawn(n);
   }
 
+  /**
+   * Keeps a worker's isolate counts if they are plausible: two non-negative integers that add up to
+   * no more than a worker may hold. Anything else is ignored (the last figures stay); it never throws.
+   */
+  function noteIsolates(w: Worker, iso: unknown): void {
+    if (!Array.isArray(iso) || iso.length !== 2) return;
+    const [active, idle] = iso as unknown[];
+    if (!Number.isSafeInteger(active) || !Number.isSafeInteger(idle)) return;
+    const a = active as number;
+    const d = idle as number;
+    if (a < 0 || d < 0 || a + d > maxIsolates) return;
+    w.isolates = [a, d];
+  }
+
   function onMessage(w: Worker, m: FromWorker): void {
     switch (m.t) {
+      case 'iso':
+        noteIsolates(w, m.iso);
+        return;
       case 'ready':
+        noteIsolates(w, m.iso);
         w.ready = true;
         failedStarts = 0;
         pump();
         return;
       case 'done':
       case 'pdone': {
+        // Kept even for an invocation already answered here (a cap, the watchdog): the counts are the worker's.
+        noteIsolates(w, m.iso);
         const p = w.inFlight.get(m.i);
         // A pipeline's answer only ever settles a pipeline run.
         if (!p || (m.t === 'pdone' && !p.pipe)) return;
@@ -521,8 +549,12 @@ export function createPool(options: PoolOptions = {}): Pool {
     stats() {
       let busy = 0;
       let workers = 0;
-      for (const w of slots) if (w) { workers++; busy += w.inFlight.size; }
-      return { workers, busy, queued, restarts, recycles };
+      let active = 0;
+      let idle = 0;
+      for (const w of slots) if (w) { workers++; busy += w.inFlight.size; active += w.isolates[0]; idle += w.isolates[1]; }
+      // A draining worker still holds its isolates until it exits; one that exited is in neither set.
+      for (const w of retiring) { active += w.isolates[0]; idle += w.isolates[1]; }
+      return { workers, busy, queued, restarts, recycles, isolates: { active, idle } };
     },
     workerPids() {
       return slots.filter((w): w is Worker => w?.ready === true).map((w) => w.pid);

@@ -59,15 +59,18 @@ export interface PipeStepDone {
 /**
  * Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in).
  * `tm` is where the worker's time went, in ms: [waiting for an isolate, waiting for secret answers,
- * redaction, everything from receiving the run to sending done].
+ * redaction, everything from receiving the run to sending done]. `iso` (on ready, done, pdone and
+ * iso) is the worker's isolates as they stand once the answer is out (see IsolateCounts).
  */
 export type FromWorker =
-  | { t: 'ready'; pid: number }
+  | { t: 'ready'; pid: number; iso?: IsolateCounts }
+  /** The isolate counts changed with no answer to carry them (idle ones swept, one failed its idle check or was aborted). */
+  | { t: 'iso'; iso: IsolateCounts }
   /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */
   | { t: 'miss'; i: number }
   | { t: 'sec'; i: number; r: number; v: string; n: string[] }
-  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes }
-  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes }
+  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts }
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts }
   /** A secret read by invocation `j` (numbered within the run) of step `p` of pipeline run `i`. */
   | { t: 'psec'; i: number; j: number; p: number; r: number; v: string; n: string[] }
   /**
@@ -75,7 +78,14 @@ export type FromWorker =
    * message and stack, `p` the failing step (-1: the result expression; absent: the run itself)
    * and `j` the failing invocation. Every text is redacted with every value the run read.
    */
-  | { t: 'pdone'; i: number; ok: true; r: string; steps: PipeStepDone[]; c: number; rss: number }
-  | { t: 'pdone'; i: number; ok: false; code: string; m: string; st?: string; p?: number; j?: number; steps: PipeStepDone[]; c: number; rss: number };
+  | { t: 'pdone'; i: number; ok: true; r: string; steps: PipeStepDone[]; c: number; rss: number; iso?: IsolateCounts }
+  | { t: 'pdone'; i: number; ok: false; code: string; m: string; st?: string; p?: number; j?: number; steps: PipeStepDone[]; c: number; rss: number; iso?: IsolateCounts };
 
 export type WorkerTimes = [queueMs: number, secretWaitMs: number, redactionMs: number, totalMs: number];
+
+/**
+ * A worker's isolates: active (checked out for an invocation) and idle (pooled warm). An isolate whose
+ * invocation has answered counts as it will end up: idle if it is to be pooled again, gone if it is
+ * to be disposed. Data from a worker: the gateway keeps it only if both are non-negative integers.
+ */
+export type IsolateCounts = [active: number, idle: number];

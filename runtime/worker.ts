@@ -28,7 +28,7 @@ import {
 } from './limits.ts';
 import { createRedactor, redactJsonResult, type Redactor } from './redact.ts';
 import type { LogLine } from './errors.ts';
-import type { FailureCode, FromWorker, ToWorker, WorkerTimes } from './protocol.ts';
+import type { FailureCode, FromWorker, IsolateCounts, ToWorker, WorkerTimes } from './protocol.ts';
 
 type RunMessage = Extract<ToWorker, { t: 'run' }>;
 type Done = { ok: true; r: string } | { ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number };
@@ -77,6 +77,8 @@ interface Invocation {
   readsOut: number;
   readsOutSince: number;
   readWaitMs: number;
+  /** Set when it answered holding an isolate: whether that isolate was expected back in the pool (see settling). */
+  settle?: boolean;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -86,7 +88,30 @@ const sandboxes = createIsolatePool<Sandbox>({
   create: createSandbox,
   dispose: disposeSandbox,
 });
-setInterval(() => sandboxes.sweep(), Math.min(10_000, IDLE_MS)).unref();
+setInterval(() => { if (sandboxes.sweep() > 0) reportIsolates(); }, Math.min(10_000, IDLE_MS)).unref();
+
+/**
+ * Isolates whose invocation has answered but that are not back in the pool yet (the idle check runs
+ * after the answer), by how they are expected to end: pooled again (good) or disposed (bad). Counted
+ * so, an answer does not report its own isolate as still running.
+ */
+const settling = { good: 0, bad: 0 };
+
+/** What the gateway is told (protocol.ts IsolateCounts): cheap, a few additions. */
+function isolateCounts(): IsolateCounts {
+  const { active, idle } = sandboxes.counts();
+  return [Math.max(0, active - settling.good - settling.bad), idle + settling.good];
+}
+
+/** For a change no answer carries: rare (a sweep that disposed something, an isolate that did not end as its answer said). */
+function reportIsolates(): void {
+  send({ t: 'iso', iso: isolateCounts() });
+}
+
+/** Whether an isolate is fit to be pooled again after its invocation, short of the idle check. */
+function reusable(inv: Invocation, sb: Sandbox, raw: Raw): boolean {
+  return !inv.timedOut && !sb.isolate.isDisposed && (raw.ok || (raw.code !== 'timeout' && raw.code !== 'memory_limit'));
+}
 
 const sources = new Map<string, string>();
 const invocations = new Map<number, Invocation>();
@@ -199,7 +224,11 @@ function finish(inv: Invocation, raw: Raw): void {
   const end = performance.now();
   if (inv.readsOut > 0) inv.readWaitMs += redactStart - inv.readsOutSince;
   const tm: WorkerTimes = [(inv.admittedAt || redactStart) - inv.receivedAt, inv.readWaitMs, end - redactStart, end - inv.receivedAt];
-  inv.out({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm } as FromWorker);
+  if (inv.sb) {
+    inv.settle = reusable(inv, inv.sb, raw);
+    settling[inv.settle ? 'good' : 'bad']++;
+  }
+  inv.out({ t: 'done', i: inv.msg.i, ...done, l, c: Math.max(0, c), rss: residentSetSize(), tm, iso: isolateCounts() } as FromWorker);
 }
 
 /**
@@ -330,7 +359,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   }
   inv.closed = true;
   finish(inv, raw);
-  let healthy = !inv.timedOut && !sb.isolate.isDisposed && (raw.ok || (raw.code !== 'timeout' && raw.code !== 'memory_limit'));
+  let healthy = reusable(inv, sb, raw);
   // The answer is out; before the isolate serves anyone again, it must be idle.
   if (healthy && context) healthy = await idleWithin(context, ISOLATE_IDLE_CHECK_MS);
   // Every reference held here would keep the context alive: release them all with the context,
@@ -338,6 +367,10 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
   try { context?.release(); } catch { /* isolate gone */ }
   sandboxes.release(inv.key, sb, healthy);
+  if (inv.settle !== undefined) settling[inv.settle ? 'good' : 'bad']--;
+  // The answer said how this isolate would end; if it ended otherwise (it failed the idle check, or
+  // the invocation was aborted and sent no answer), the gateway is told.
+  if (inv.settle !== healthy) reportIsolates();
   admit();
 }
 
@@ -467,6 +500,7 @@ const pipelines = createPipelineRuns({
   source: (k) => sources.get(k),
   send,
   rss: residentSetSize,
+  isolates: isolateCounts,
 });
 
 process.on('message', (batch: ToWorker | ToWorker[]) => {
@@ -491,4 +525,4 @@ process.on('unhandledRejection', die('unhandled rejection'));
 // e.g. EPIPE for a message sent as the gateway closed.)
 process.on('disconnect', () => process.exit(0));
 process.on('error', () => process.exit(0));
-send({ t: 'ready', pid: process.pid });
+send({ t: 'ready', pid: process.pid, iso: isolateCounts() });

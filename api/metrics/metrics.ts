@@ -25,7 +25,7 @@ export const STAGES = ['http', 'invoke', 'http_auth', 'queue', 'ipc', 'sandbox',
 export type Stage = typeof STAGES[number];
 
 export interface RuntimeGauges {
-  /** isolates: warm isolates in the workers, once the runtime reports them (it does not yet). */
+  /** isolates: the workers' isolates, active (running an invocation) and idle (pooled warm); optional for sources that do not count them. */
   stats(): { workers: number; busy: number; queued: number; restarts: number; recycles?: number; isolates?: { active: number; idle: number } };
 }
 
@@ -79,9 +79,16 @@ export function createMetrics() {
   runtimeGauge('coffer_runtime_workers', 'Live sandbox worker processes', (s) => s.workers);
   runtimeGauge('coffer_runtime_busy', 'Invocations running in workers', (s) => s.busy);
   runtimeGauge('coffer_runtime_queued', 'Invocations waiting for a worker or for their workspace\'s turn', (s) => s.queued);
-  runtimeGauge('coffer_runtime_worker_restarts', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
-  runtimeGauge('coffer_runtime_worker_recycles', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
-  // Labelled, so that nothing is exported (rather than a misleading 0) while the runtime does not report it.
+  // Counts since the runtime started, so counters; the runtime keeps them, a scrape copies them.
+  const runtimeCounter = (name: string, help: string, pick: (s: ReturnType<RuntimeGauges['stats']>) => number | undefined) =>
+    new Counter({
+      name, help, registers: [registry],
+      collect() { const v = runtime ? pick(runtime.stats()) : undefined; this.reset(); this.inc(v ?? 0); },
+    });
+  runtimeCounter('coffer_runtime_worker_restarts_total', 'Unexpected worker deaths since start (each was replaced)', (s) => s.restarts);
+  runtimeCounter('coffer_runtime_worker_recycles_total', 'Workers drained and replaced (invocation budget or memory) since start', (s) => s.recycles);
+  // Labelled, so that nothing is exported (rather than a misleading 0) from a source that does not count isolates.
+  // Before the first invocation starts the runtime, there are none: 0 and 0.
   new Gauge({
     name: 'coffer_runtime_isolates', help: 'Isolates in the workers, by state (active: running an invocation, idle: pooled warm)',
     labelNames: ['state'] as const, registers: [registry],

@@ -345,7 +345,7 @@ export function startRuntimeOnFirstUse(options: RuntimeOptions): Runtime & { rea
     validate: (script, limits, workspaceId) => (closed
       ? Promise.resolve({ ok: false, code: 'worker_crashed', message: 'the runtime is closed' })
       : get().validate(script, limits, workspaceId)),
-    stats: () => real?.stats() ?? { workers: 0, busy: 0, queued: 0, restarts: 0, recycles: 0 },
+    stats: () => real?.stats() ?? { workers: 0, busy: 0, queued: 0, restarts: 0, recycles: 0, isolates: { active: 0, idle: 0 } },
     async close() {
       closed = true;
       await real?.close();

@@ -90,8 +90,12 @@ describe('under the hostile suite', () => {
     expect((lookups('hit') ?? 0) + (lookups('miss') ?? 0)).toBeGreaterThan(0);
     expect(families.map((f) => f.name)).toEqual(expect.arrayContaining([
       'coffer_http_requests_total', 'coffer_stage_seconds', 'coffer_audit_rows_total', 'coffer_audit_commit_seconds',
-      'coffer_runtime_worker_restarts', 'coffer_runtime_worker_recycles', 'coffer_runtime_isolates',
+      'coffer_runtime_worker_restarts_total', 'coffer_runtime_worker_recycles_total', 'coffer_runtime_isolates',
     ]));
+    // The workers report their isolates: nothing runs now, and the hostile functions' isolates (none
+    // timed out or ran out of memory) are pooled warm.
+    expect(sample(families, 'coffer_runtime_isolates', { state: 'active' })).toBe(0);
+    expect(sample(families, 'coffer_runtime_isolates', { state: 'idle' })).toBeGreaterThanOrEqual(1);
   });
 });
 

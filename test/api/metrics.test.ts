@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startFunctionWorld, deployed, type FunctionWorld } from './functions-fixture.ts';
 import { createLogger } from '../../api/logger.ts';
+import { until } from '../support/assertions.ts';
 
 type Family = { name: string; type: string; metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string }[] };
 const SECRET = 'metrics-canary-value-0123456789';
@@ -50,7 +51,30 @@ describe('metrics', () => {
     expect(count('sandbox')).toBe(5);
     expect(count('invoke')).toBe(5);
     expect(sample(families, 'coffer_runtime_workers', {})).toBe(1);
+    // Counts since start are counters (`_total`); nothing in this workload kills or recycles a worker.
+    for (const name of ['coffer_runtime_worker_restarts_total', 'coffer_runtime_worker_recycles_total']) {
+      expect(families.find((f) => f.name === name)?.type, name).toBe('COUNTER');
+      expect(sample(families, name, {}), name).toBe(0);
+    }
+    expect(families.find((f) => f.name === 'coffer_runtime_worker_restarts')).toBeUndefined();
     expect(families.map((f) => f.name)).toEqual(expect.arrayContaining(['coffer_access_cache_lookups', 'coffer_runtime_queued', 'coffer_audit_commit_seconds', 'coffer_process_resident_memory_bytes']));
+  });
+
+  it('count the workers\' isolates as the workers report them: warm ones idle once the invocations are over', async () => {
+    const read = async () => parsePrometheusTextFormat((await w.s.request('GET', '/v1/metrics')).text) as Family[];
+    let families = await read();
+    expect(families.find((f) => f.name === 'coffer_runtime_isolates')?.type).toBe('GAUGE');
+    // Every invocation of the workload has answered; the answer itself carries the counts, so no
+    // wait is expected, but an isolate's idle check may still be settling.
+    const isolates = await until(async () => {
+      families = await read();
+      const active = sample(families, 'coffer_runtime_isolates', { state: 'active' });
+      const idle = sample(families, 'coffer_runtime_isolates', { state: 'idle' });
+      return active === 0 && idle !== undefined && idle >= 1 ? { active, idle } : undefined;
+    }, () => JSON.stringify(families.find((f) => f.name === 'coffer_runtime_isolates')));
+    // One workspace, one memory size, invocations one after another on one worker: a few warm isolates at most.
+    expect(Number.isSafeInteger(isolates.idle)).toBe(true);
+    expect(isolates.idle).toBeLessThanOrEqual(5);
   });
 
   it('carry no value, name or path a user chose', async () => {

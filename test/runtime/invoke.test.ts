@@ -265,3 +265,52 @@ describe('validate', () => {
     expect(await rt.validate(c.script, limits, 'ws-test')).toMatchObject({ ok: false, code: 'function_error' });
   });
 });
+
+describe('isolate counts', () => {
+  // Runtimes of their own with one worker, so the counts are these tests' alone; `swept` gives idle isolates back fast.
+  let one: Runtime;
+  let swept: Runtime;
+  beforeAll(() => {
+    one = createRuntime({ workers: 1 });
+    swept = createRuntime({ workers: 1, isolateIdleMs: 300 });
+  });
+  afterAll(async () => { await Promise.all([one.close(), swept.close()]); });
+  const counts = (r = one) => r.stats().isolates;
+  const waitFor = async (want: { active: number; idle: number }, r = one) => {
+    for (const end = Date.now() + 5000; Date.now() < end; await new Promise((res) => setTimeout(res, 20))) {
+      if (counts(r).active === want.active && counts(r).idle === want.idle) return;
+    }
+    expect(counts(r)).toEqual(want);
+  };
+
+  it('start at zero, and an answered invocation\'s isolate is idle at once', async () => {
+    expect(counts()).toEqual({ active: 0, idle: 0 });
+    const ws = 'ws-counts-1';
+    expect((await run(one, HELLO, { workspaceId: ws })).outcome.ok).toBe(true);
+    // Carried by the answer itself: no wait.
+    expect(counts()).toEqual({ active: 0, idle: 1 });
+  });
+
+  it('count an isolate that is running as active, and drop one disposed after a timeout', async () => {
+    const ws = 'ws-counts-2';
+    const slow = run(one, 'export default () => { const end = Date.now() + 800; while (Date.now() < end); return 1; }', { workspaceId: ws });
+    await new Promise((r) => setTimeout(r, 200));
+    // The fast one answers while the slow one runs on the same worker, in an isolate of its own.
+    expect((await run(one, HELLO, { workspaceId: ws })).outcome.ok).toBe(true);
+    expect(counts().active).toBe(1);
+    expect((await slow).outcome.ok).toBe(true);
+    expect(counts().active).toBe(0);
+    const idle = counts().idle;
+    expect(idle).toBe(3);
+    // A timed-out isolate is disposed, never pooled: the counts do not grow by it.
+    const { outcome } = await run(one, 'export default () => new Promise(() => {})', { workspaceId: 'ws-counts-3', limits: { timeoutMs: 300, memoryMb: 32 } });
+    expect(outcome).toMatchObject({ ok: false, code: 'timeout' });
+    await waitFor({ active: 0, idle });
+  });
+
+  it('report idle isolates swept after isolateIdleMs, with no invocation to carry it', async () => {
+    expect((await run(swept, HELLO, { workspaceId: 'ws-counts-4' })).outcome.ok).toBe(true);
+    expect(counts(swept)).toEqual({ active: 0, idle: 1 });
+    await waitFor({ active: 0, idle: 0 }, swept);
+  });
+});
