@@ -189,6 +189,9 @@ export function createPipelineRuns(host: InvocationHost) {
   }
 
   return {
+    /** Runs under way. */
+    get active() { return runs.size; },
+
     receive(msg: PipeMessage): void {
       // Every script the run needs is taken now, so none can be evicted under it; one the worker
       // lost is asked for again, for the whole run (the gateway resends it with every script).

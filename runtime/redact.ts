@@ -118,6 +118,8 @@ const BLOOM_SHIFT = 11;
 const NOTHING: Redactor = { text: (s) => s, empty: true, longestForm: 0 };
 
 export function createRedactor(values: Iterable<string>): Redactor {
+  // Most invocations read nothing: no index (three 256 KiB bloom filters) is built for them.
+  if (values[Symbol.iterator]().next().done) return NOTHING;
   const indexes: Index[] = [0, 1, 2].map(() => ({ hashes: new Set(), bits: new Uint32Array(1 << 16), byAnchor: new Map(), size: 0 }));
   let longestForm = 0;
   let formChars = 0;

@@ -149,6 +149,9 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     graphiql: false,
     landingPage: false,
     batching: false,
+    // The runtime's own fetch classes (those @hono/node-server installs), so that yoga's Response
+    // is one Hono sends as it is, without copying it into another.
+    fetchAPI: { Request, Response, Headers, ReadableStream, TextEncoder, TextDecoder, URL, URLSearchParams, Blob, FormData, File, fetch, crypto },
     logging: {
       debug: () => {}, info: () => {},
       warn: (...args: unknown[]) => deps.logger.warn({ graphql: String(args[0]) }, 'graphql warning'),
@@ -187,11 +190,7 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
   const routes = new Hono<AppEnv>();
   const serve = async (c: import('hono').Context<AppEnv>) => {
     const target = await deps.pipelines.graphqlTarget(actorOf(c), c.req.param('ws') ?? '');
-    const res = await yoga.fetch(c.req.raw, target);
-    // yoga answers with its own fetch implementation's Response; hand Hono a native one.
-    const headers = new Headers();
-    res.headers.forEach((value, key) => headers.set(key, value));
-    return new Response(await res.arrayBuffer(), { status: res.status, headers });
+    return yoga.fetch(c.req.raw, target);
   };
   routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: () => tooLarge() }), serve);
   routes.get(GRAPHQL_PATH, serve);
