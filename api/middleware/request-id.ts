@@ -1,7 +1,7 @@
 // Every request gets the server's own id (hono/request-id, told to ignore the incoming header): it
 // is what the response, the logs and the audit rows carry. A client's X-Request-Id is kept apart,
 // as `clientRequestId`, so a caller can correlate its own logs but never choose the server's id.
-import crypto from 'node:crypto';
+import { randomIdText } from '../crypto/credentials.ts';
 import type { MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { AppEnv } from '../app-env.ts';
@@ -21,7 +21,7 @@ export function traceIdOf(header: string | undefined): string | undefined {
 }
 
 export const serverRequestId = (): MiddlewareHandler<AppEnv> =>
-  requestId({ headerName: '', generator: () => `req_${crypto.randomBytes(9).toString('base64url')}` });
+  requestId({ headerName: '', generator: () => `req_${randomIdText(9)}` });
 
 /** Sets the response's X-Request-Id, records a well-formed client id, logs and counts the outcome. */
 export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler<AppEnv> {
