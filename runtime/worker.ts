@@ -374,22 +374,27 @@ function prepareSpares(): void {
   for (const sb of unprepared) {
     unprepared.delete(sb);
     if (sb.busy || sb.spare || sb.preparing || sb.isolate.isDisposed) continue;
-    const slot: { inv?: Invocation } = {};
-    const refs: { release(): void }[] = [];
-    sb.preparing = (async () => {
-      const context = await sb.isolate.createContext();
-      try {
-        const boot = await sb.boot.run(context, { reference: true });
-        refs.push(boot);
-        const enter = await boot.apply(undefined, callbacks(slot), { result: { reference: true } }) as ivm.Reference<any>;
-        refs.push(enter);
-        sb.spare = { context, refs, enter, slot };
-      } catch (err) {
-        for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
-        try { context.release(); } catch { /* isolate gone */ }
-        throw err;
-      }
-    })().catch(() => { /* the isolate went; whoever takes it next finds out */ }).finally(() => { sb.preparing = undefined; });
+    sb.preparing = prepareAhead(sb)
+      .then((spare) => { sb.spare = spare; }, () => { /* the isolate went; whoever takes it next finds out */ })
+      .finally(() => { sb.preparing = undefined; });
+  }
+}
+
+/** What prepare does, with the asynchronous calls (the work runs on the isolate's thread). */
+async function prepareAhead(sb: Sandbox): Promise<Prepared> {
+  const slot: { inv?: Invocation } = {};
+  const context = await sb.isolate.createContext();
+  const refs: { release(): void }[] = [];
+  try {
+    const boot = await sb.boot.run(context, { reference: true });
+    refs.push(boot);
+    const enter = await boot.apply(undefined, callbacks(slot), { result: { reference: true } }) as ivm.Reference<any>;
+    refs.push(enter);
+    return { context, refs, enter, slot };
+  } catch (err) {
+    for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
+    try { context.release(); } catch { /* isolate gone */ }
+    throw err;
   }
 }
 
@@ -439,7 +444,8 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   }
   inv.closed = true;
   finish(inv, raw);
-  let healthy = reusable(inv, sb, raw);
+  // As the answer said (finish, or the timeout before it); an invocation aborted unanswered is judged now.
+  let healthy = inv.settle ?? reusable(inv, sb, raw);
   // The answer is out; before the isolate serves anyone again, it must be idle.
   if (healthy) healthy = prepared !== undefined && await idleWithin(prepared.context, ISOLATE_IDLE_CHECK_MS);
   // Every reference held here would keep the context alive: release them all with the context,

@@ -3,13 +3,11 @@
 // value; the worked example (a rotation notifies Slack, whose URL is itself a secret).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
-import http from 'node:http';
 import crypto from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { jobs } from '../../db/schema.ts';
 import { globMatches } from '../../api/events/match.ts';
 import { until as untilGiven } from '../support/assertions.ts';
-import { startExecutorWorld, ok, type ExecutorWorld } from './fixture.ts';
+import { startExecutorWorld, startJsonReceiver, ok, type ExecutorWorld, type ReceivedJson } from './fixture.ts';
 
 const file = (name: string) => fs.readFileSync(new URL(`../../functions-examples/executors/${name}`, import.meta.url), 'utf8');
 const V1 = `prod-db-pass-${crypto.randomBytes(8).toString('hex')}`;
@@ -17,21 +15,16 @@ const V2 = `prod-db-pass-${crypto.randomBytes(8).toString('hex')}`;
 const HIDDEN = `hidden-${crypto.randomBytes(8).toString('hex')}`;
 
 let w: ExecutorWorld;
-let receiver: http.Server;
+let receiver: { base: string; close(): void };
 let base: string;
-const received: { url: string; body: any }[] = [];
+const received: ReceivedJson[] = [];
 
 const until = <T>(what: () => T | undefined) => untilGiven(what, () => `received ${JSON.stringify(received)}`);
 const at = (path: string) => received.filter((r) => r.url === path);
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => { received.push({ url: req.url!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }); res.end('ok'); });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startJsonReceiver(received);
+  base = receiver.base;
   w = await startExecutorWorld({ env: { COFFER_EGRESS_ALLOW: '127.0.0.1', COFFER_EVENT_INTERVAL_MS: '100' } });
   for (const v of ['prod-main', 'prod-other', 'staging', 'prod-foreign', 'notify']) ok(await w.s.request('POST', '/v1/vaults', { body: { name: v } }), 201);
   for (const v of ['prod-main', 'prod-other', 'staging', 'notify']) await w.grant(v);

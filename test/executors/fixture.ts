@@ -1,5 +1,7 @@
 // Shared setup for executor tests: a function world (workspace, roles, vault) plus helpers to
 // configure executors, deliver webhooks and wait for jobs to settle, all over real HTTP.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { startFunctionWorld, type FunctionWorld } from '../api/functions-fixture.ts';
 import type { Reply, TestServerOptions } from '../support/server.ts';
@@ -40,3 +42,16 @@ export async function startExecutorWorld(options: TestServerOptions = {}): Promi
 }
 
 export const ok = (r: Reply, status: number) => { expect(r.status, r.text).toBe(status); return r; };
+
+export interface ReceivedJson { url: string; body: any }
+
+/** A webhook's far end on loopback: answers `ok` and pushes every request's path and JSON body onto `into`. */
+export async function startJsonReceiver(into: ReceivedJson[]): Promise<{ base: string; close(): void }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { into.push({ url: req.url!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }); res.end('ok'); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}

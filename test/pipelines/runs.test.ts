@@ -4,12 +4,10 @@
 // invoker through a group, and concurrent deploys of one pipeline. Real server, real workers, a
 // real GraphQL client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import crypto from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { GraphQLClient, ClientError } from 'graphql-request';
 import { sql } from 'drizzle-orm';
-import { startExecutorWorld, ok, type ExecutorWorld } from '../executors/fixture.ts';
+import { startExecutorWorld, startJsonReceiver, ok, type ExecutorWorld, type ReceivedJson } from '../executors/fixture.ts';
 import { deployed } from '../api/functions-fixture.ts';
 import { selectRows, until as untilGiven } from '../support/assertions.ts';
 
@@ -32,9 +30,9 @@ const FUNCTIONS = {
 type GqlError = { message: string; extensions: Record<string, any> };
 
 let w: ExecutorWorld;
-let receiver: http.Server;
+let receiver: { base: string; close(): void };
 let base: string;
-const received: { url: string; body: any }[] = [];
+const received: ReceivedJson[] = [];
 
 const until = <T>(what: () => T | undefined) => untilGiven(what, () => `received ${JSON.stringify(received)}`);
 
@@ -58,13 +56,8 @@ const readRows = (runId: string) => selectRows<{ outcome: string; function: stri
   sql`select outcome, function, invocation_id, detail from audit_events where action = 'secret.read' and detail->>'runId' = ${runId} order by seq`);
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => { received.push({ url: req.url!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }); res.end('ok'); });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startJsonReceiver(received);
+  base = receiver.base;
   w = await startExecutorWorld({ env: { COFFER_EGRESS_ALLOW: '127.0.0.1', COFFER_EVENT_INTERVAL_MS: '100' } });
   ok(await w.putSecret('api-key', KEY), 201);
   await w.grant();
