@@ -111,16 +111,40 @@ function anchorHash(s: string, at: number): number {
   return h;
 }
 
-/** `bits` is a one-hash Bloom filter over `hashes` (2^21 bits): most windows are rejected by one array read. */
-interface Index { hashes: Set<number>; bits: Uint32Array; byAnchor: Map<string, Form[]>; size: number }
-const BLOOM_SHIFT = 11;
+/**
+ * `bits` is a one-hash Bloom filter over `hashes`, sized to them (at most 2^21 bits): most windows
+ * are rejected by one array read. `wordShift` takes a hash's top bits as the word to read.
+ */
+interface Index { hashes: Set<number>; bits: Uint32Array; wordShift: number; byAnchor: Map<string, Form[]>; size: number }
+/** Filter bits per anchor: about one window in this many passes the filter for nothing. */
+const BLOOM_BITS_PER_ANCHOR = 1024;
+const MAX_BLOOM_WORDS_LOG2 = 16;
 
 const NOTHING: Redactor = { text: (s) => s, empty: true, longestForm: 0 };
 
+function inFilter(index: Index, h: number): boolean {
+  return (index.bits[h >>> index.wordShift] & (1 << ((h >>> (index.wordShift - 5)) & 31))) !== 0;
+}
+
+function buildIndex(forms: Map<string, Form[]>): Index {
+  // Few values (the usual case) get a filter of a few hundred bytes, not 256 KiB to zero per invocation.
+  const wantBits = Math.max(32, forms.size * BLOOM_BITS_PER_ANCHOR);
+  const wordsLog2 = Math.min(MAX_BLOOM_WORDS_LOG2, Math.max(1, Math.ceil(Math.log2(wantBits / 32))));
+  const index: Index = { hashes: new Set(), bits: new Uint32Array(1 << wordsLog2), wordShift: 32 - wordsLog2, byAnchor: forms, size: 0 };
+  for (const [anchor, list] of forms) {
+    const h = anchorHash(anchor, 0);
+    index.hashes.add(h);
+    index.bits[h >>> index.wordShift] |= 1 << ((h >>> (index.wordShift - 5)) & 31);
+    list.sort((a, b) => b.text.length - a.text.length);
+    index.size += list.length;
+  }
+  return index;
+}
+
 export function createRedactor(values: Iterable<string>): Redactor {
-  // Most invocations read nothing: no index (three 256 KiB bloom filters) is built for them.
+  // Most invocations read nothing: no index is built for them.
   if (values[Symbol.iterator]().next().done) return NOTHING;
-  const indexes: Index[] = [0, 1, 2].map(() => ({ hashes: new Set(), bits: new Uint32Array(1 << 16), byAnchor: new Map(), size: 0 }));
+  const byView: Map<string, Form[]>[] = [new Map(), new Map(), new Map()];
   let longestForm = 0;
   let formChars = 0;
   const seen = new Set<string>();
@@ -129,24 +153,17 @@ export function createRedactor(values: Iterable<string>): Redactor {
     seen.add(value);
     secretForms(value).forEach((forms, view) => {
       for (const text of forms) {
-        const index = indexes[view];
         const anchor = text.slice(0, ANCHOR);
-        let list = index.byAnchor.get(anchor);
-        if (!list) {
-          index.byAnchor.set(anchor, (list = []));
-          const h = anchorHash(anchor, 0);
-          index.hashes.add(h);
-          index.bits[h >>> (BLOOM_SHIFT + 5)] |= 1 << ((h >>> BLOOM_SHIFT) & 31);
-        }
+        let list = byView[view].get(anchor);
+        if (!list) byView[view].set(anchor, (list = []));
         if (list.some((f) => f.text === text)) continue;
         list.push({ text, base64: view === BASE64 });
-        list.sort((a, b) => b.text.length - a.text.length);
-        index.size++;
         longestForm = Math.max(longestForm, text.length + (view === BASE64 ? 8 : 0));
         formChars += text.length;
       }
     });
   }
+  const indexes = byView.map(buildIndex);
   if (indexes.every((i) => i.size === 0)) return NOTHING;
 
   return {
@@ -197,7 +214,7 @@ function findRanges(s: string, indexes: Index[], budget: number): number[] | und
       const t = views[v];
       if (t === undefined) continue;
       const h = hashes[v];
-      if ((indexes[v].bits[h >>> (BLOOM_SHIFT + 5)] & (1 << ((h >>> BLOOM_SHIFT) & 31))) === 0 || !indexes[v].hashes.has(h)) continue;
+      if (!inFilter(indexes[v], h) || !indexes[v].hashes.has(h)) continue;
       const list = indexes[v].byAnchor.get(t.slice(p, p + ANCHOR));
       if (!list) continue;
       for (const form of list) {

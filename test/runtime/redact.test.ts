@@ -96,4 +96,15 @@ describe('redact', () => {
     // Not a timing assertion on a shared machine: a quadratic or regex-based redactor takes seconds here.
     expect(ms).toBeLessThan(20_000);
   });
+
+  it('finds every value whatever the number of values its filter was sized for', () => {
+    for (const count of [1, 2, 5, 40, 3000]) {
+      const values = Array.from({ length: count }, (_, i) => `value-${i}-${crypto.randomBytes(9).toString('base64url')}`);
+      const r = createRedactor(values);
+      for (const i of new Set([0, Math.floor(count / 2), count - 1])) {
+        expect(r.text(`a ${values[i]} b ${b64(values[i])}`), `${count} values, #${i}`).toBe('a [REDACTED] b [REDACTED]');
+      }
+      expect(r.text('nothing secret in this line at all')).toBe('nothing secret in this line at all');
+    }
+  });
 });
