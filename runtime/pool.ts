@@ -383,14 +383,18 @@ export function createPool(options: PoolOptions = {}): Pool {
    * Queues a message; what is queued for a worker in one turn of the event loop goes as one IPC
    * write. Each write to a sleeping process costs a wake-up, and on a busy (or virtualised) machine
    * that was the gateway's largest single cost per invocation; under load, many runs and secret
-   * answers leave in one turn, so they share it. Order is kept.
+   * answers leave in one turn, so they share it. Order is kept. A worker with at most one thing to
+   * do gets its message at once: nothing else would share the write, and waiting for the turn to
+   * end cost 0.1-0.2 ms per message at concurrency 1.
    */
   function send(w: Worker, m: ToWorker): void {
     w.outbox.push(m);
-    if (w.outbox.length === 1) setImmediate(flush, w);
+    if (w.inFlight.size <= 1) flush(w);
+    else if (w.outbox.length === 1) setImmediate(flush, w);
   }
 
   function flush(w: Worker): void {
+    if (w.outbox.length === 0) return;
     const batch = w.outbox;
     w.outbox = [];
     try {

@@ -139,13 +139,19 @@ const invocations = new Map<number, Invocation>();
 /** Invocations waiting for an isolate (their workspace, or the worker, is at its cap), oldest first. */
 const waiting: Invocation[] = [];
 
-/** Messages sent in one turn of the event loop go as one IPC write (one wake-up of the gateway); order is kept. */
+/**
+ * Messages sent in one turn of the event loop go as one IPC write (one wake-up of the gateway); order
+ * is kept. With at most one invocation or run here, nothing else would join the write: it goes at
+ * once, without waiting for the turn to end (at concurrency 1 that wait was 0.1-0.2 ms per message).
+ */
 let outbox: FromWorker[] = [];
 const send = (m: FromWorker) => {
   outbox.push(m);
-  if (outbox.length === 1) setImmediate(flushOutbox);
+  if (invocations.size <= 1 && pipelines.active <= 1) flushOutbox();
+  else if (outbox.length === 1) setImmediate(flushOutbox);
 };
 function flushOutbox(): void {
+  if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
   if (process.connected) process.send!(batch.length === 1 ? batch[0] : batch);
