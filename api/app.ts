@@ -37,6 +37,7 @@ import { executorRoutes } from './executors/routes.ts';
 import { projectRoutes } from './projects/routes.ts';
 import { hookRoutes } from './executors/webhooks.ts';
 import { loadConfig } from './config.ts';
+import { preReadJsonBody } from './middleware/json-body.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -61,6 +62,8 @@ export interface AppDeps {
   jobs?: Config['jobs'];
   executors?: Config['executors'];
 }
+
+const INVOKE_PATH = /^\/v1\/workspaces\/[^/]+\/functions\/[^/]+\/invoke$/;
 
 /** How much of a request path an audit row keeps (the route pattern is kept whole). */
 const AUDITED_PATH_CHARS = 256;
@@ -89,7 +92,10 @@ export function createApp(deps: AppDeps) {
     maxSize: MAX_BODY_BYTES,
     onError: () => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); },
   });
-  app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next() : globalBodyLimit(c, next)));
+  // An invocation's body (read by its validator through c.req.json()) skips the Request it would cost.
+  const invokeBody = preReadJsonBody(MAX_BODY_BYTES, globalBodyLimit);
+  app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next()
+    : c.req.method === 'POST' && INVOKE_PATH.test(c.req.path) ? invokeBody(c, next) : globalBodyLimit(c, next)));
   app.onError(createErrorHandler(logger));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
 

@@ -12,13 +12,13 @@ const V = '/v1/vaults/inputs';
  * Sends a body on a fresh connection (never a pooled one the server may close after answering early),
  * chunked without a Content-Length unless `contentLength` is set.
  */
-function sendRaw(path: string, pieces: Buffer[], opts: { contentLength?: boolean } = {}): Promise<{ status: number; body: any }> {
+function sendRaw(path: string, pieces: Buffer[], opts: { contentLength?: boolean; method?: string } = {}): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const url = new URL(s.url + path);
     const total = pieces.reduce((n, p) => n + p.length, 0);
     const headers: Record<string, string | number> = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
     if (opts.contentLength) headers['content-length'] = total; else headers['transfer-encoding'] = 'chunked';
-    const req = http.request({ hostname: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers, agent: false }, (res) => {
+    const req = http.request({ hostname: url.hostname, port: url.port, path: url.pathname, method: opts.method ?? 'PUT', headers, agent: false }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
@@ -194,6 +194,52 @@ describe('malformed bodies', () => {
     ['no content type', {}],
   ])('a JSON body sent as %s is 400 invalid_request', async (_what, headers) => {
     expectError(await put('{"value":"x"}', headers), 400, 'invalid_request');
+  });
+});
+
+// An invocation's body is read straight from Node's request stream (api/middleware/json-body.ts):
+// the same answers as every other route's.
+describe('invocation bodies', () => {
+  const INVOKE = '/v1/workspaces/inputs-ws/functions/echo/invoke';
+  const post = (body: string | Buffer, contentLength = true) => sendRaw(INVOKE, [Buffer.from(body)], { method: 'POST', contentLength });
+  beforeAll(async () => {
+    await s.request('POST', '/v1/workspaces', { body: { name: 'inputs-ws' } });
+    expect((await s.request('PUT', '/v1/workspaces/inputs-ws/functions/echo', { body: { code: 'export default async (args) => ({ got: args })' } })).status).toBe(201);
+  });
+
+  it('is read with a Content-Length, and chunked without one', async () => {
+    for (const contentLength of [true, false]) {
+      const reply = await post('{"args":{"a":1,"s":"é"}}', contentLength);
+      expect(reply.status).toBe(200);
+      expect(reply.body.result).toEqual({ got: { a: 1, s: 'é' } });
+    }
+  });
+
+  it('drops a leading byte order mark and replaces invalid UTF-8, as Request.text() does', async () => {
+    expect((await post('\uFEFF{"args":{"a":2}}')).body.result).toEqual({ got: { a: 2 } });
+    const reply = await post(Buffer.concat([Buffer.from('{"args":{"s":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]));
+    expect(reply.status).toBe(200);
+    expect(reply.body.result).toEqual({ got: { s: '\uFFFD\uFFFD' } });
+  });
+
+  it('over 1 MiB is 413 payload_too_large, with or without a Content-Length', async () => {
+    for (const contentLength of [true, false]) {
+      const reply = await sendRaw(INVOKE, valueBody(1024 * 1024 + 10), { method: 'POST', contentLength });
+      expect(reply.status).toBe(413);
+      expect(reply.body.error.code).toBe('payload_too_large');
+    }
+  });
+
+  it.each([
+    ['truncated JSON', '{"args": {"a": 1}'],
+    ['an empty body', ''],
+    ['not JSON at all', 'args=1'],
+  ])('%s is 400, as on any other route', async (_what, raw) => {
+    const reply = await post(raw);
+    expect(reply.status).toBe(400);
+    expect(['invalid_json', 'validation_failed']).toContain(reply.body.error.code);
+    const elsewhere = await s.request('PUT', `${V}/secrets/present`, { rawBody: raw, headers: { 'content-type': 'application/json' } });
+    expect(reply.body.error.code).toBe(elsewhere.body.error.code);
   });
 });
 
