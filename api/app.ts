@@ -37,7 +37,7 @@ import { executorRoutes } from './executors/routes.ts';
 import { projectRoutes } from './projects/routes.ts';
 import { hookRoutes } from './executors/webhooks.ts';
 import { loadConfig } from './config.ts';
-import { preReadJsonBody } from './middleware/json-body.ts';
+import { bodyLimitFromHeaders } from './middleware/body-limit.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -63,8 +63,6 @@ export interface AppDeps {
   executors?: Config['executors'];
 }
 
-const INVOKE_PATH = /^\/v1\/workspaces\/[^/]+\/functions\/[^/]+\/invoke$/;
-
 /** How much of a request path an audit row keeps (the route pattern is kept whole). */
 const AUDITED_PATH_CHARS = 256;
 
@@ -86,16 +84,11 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', serverRequestId());
   app.use('*', requestContext(logger, metrics));
-  // Enforced on the stream, so chunked bodies without Content-Length are cut off too. Incoming
-  // webhooks have a limit per executor (up to 10 MiB), enforced the same way in their handler.
-  const globalBodyLimit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); },
-  });
-  // An invocation's body (read by its validator through c.req.json()) skips the Request it would cost.
-  const invokeBody = preReadJsonBody(MAX_BODY_BYTES, globalBodyLimit);
-  app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next()
-    : c.req.method === 'POST' && INVOKE_PATH.test(c.req.path) ? invokeBody(c, next) : globalBodyLimit(c, next)));
+  // Decided from Content-Length where HTTP framing makes it the body's length, and counted on the
+  // stream otherwise, so chunked bodies are cut off too. Incoming webhooks have a limit per executor (up to 10 MiB), enforced the same way in their handler.
+  const tooLarge = (): never => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); };
+  const globalBodyLimit = bodyLimitFromHeaders(MAX_BODY_BYTES, tooLarge, bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }));
+  app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next() : globalBodyLimit(c, next)));
   app.onError(createErrorHandler(logger));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));
 

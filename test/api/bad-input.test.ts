@@ -197,8 +197,8 @@ describe('malformed bodies', () => {
   });
 });
 
-// An invocation's body is read straight from Node's request stream (api/middleware/json-body.ts):
-// the same answers as every other route's.
+// Bodies are read straight from Node's request stream (the limit is decided from Content-Length,
+// api/middleware/body-limit.ts): an invocation gets the same answers as any other route.
 describe('invocation bodies', () => {
   const INVOKE = '/v1/workspaces/inputs-ws/functions/echo/invoke';
   const post = (body: string | Buffer, contentLength = true) => sendRaw(INVOKE, [Buffer.from(body)], { method: 'POST', contentLength });
