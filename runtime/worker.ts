@@ -117,6 +117,8 @@ setInterval(() => { if (sandboxes.sweep() > 0) reportIsolates(); }, Math.min(10_
  * so, an answer does not report its own isolate as still running.
  */
 const settling = { good: 0, bad: 0 };
+/** How stale the gateway's isolate counts may get while invocations run (see the interval below). */
+const ISOLATE_REPORT_MS = 1000;
 
 /** What the gateway is told (protocol.ts IsolateCounts): cheap, a few additions. */
 function isolateCounts(): IsolateCounts {
@@ -621,4 +623,15 @@ process.on('unhandledRejection', die('unhandled rejection'));
 // e.g. EPIPE for a message sent as the gateway closed.)
 process.on('disconnect', () => process.exit(0));
 process.on('error', () => process.exit(0));
+// Answers carry the counts, so one long invocation running alone would leave the gateway's gauge
+// where it was before it started: while anything runs, changed counts also go out once a second.
+let lastPeriodicCounts = '';
+setInterval(() => {
+  if (invocations.size === 0 && pipelines.active === 0) return;
+  const iso = isolateCounts();
+  const key = iso.join(',');
+  if (key === lastPeriodicCounts) return;
+  lastPeriodicCounts = key;
+  send({ t: 'iso', iso });
+}, ISOLATE_REPORT_MS).unref();
 send({ t: 'ready', pid: process.pid, iso: isolateCounts() });

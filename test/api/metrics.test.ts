@@ -91,6 +91,20 @@ describe('metrics', () => {
     expect(sample(parsePrometheusTextFormat(await res.text()) as Family[], 'coffer_invocations_total', { outcome: 'ok', via: 'direct' })).toBe(3);
     expect((await fetch(`http://127.0.0.1:${port}/v1/me`)).status).toBe(404);
   });
+
+  // Last: the function times out, which none of the counts above expect.
+  it('count an isolate active while one long invocation runs alone, before it answers', async () => {
+    await deployed(w, 'spinfn', 'export default async () => { for (;;) {} }', { timeoutMs: 4000 });
+    let answered = false;
+    const running = w.invoke('spinfn').finally(() => { answered = true; });
+    const read = async () => sample(parsePrometheusTextFormat((await w.s.request('GET', '/v1/metrics')).text) as Family[], 'coffer_runtime_isolates', { state: 'active' });
+    const seen = await until(async () => {
+      const n = await read();
+      return n !== undefined && n >= 1 ? { n, answered } : answered ? { n, answered } : undefined;
+    }, () => 'no figure');
+    expect(seen).toEqual({ n: expect.any(Number), answered: false });
+    expect((await running).body?.error?.code).toBe('timeout');
+  });
 });
 
 describe('logs', () => {
