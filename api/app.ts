@@ -1,6 +1,6 @@
 // Builds the HTTP application: middleware, routers, OpenAPI document, the one error handler.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import { bodyLimit } from './middleware/body-limit.ts';
 import type { AppEnv } from './app-env.ts';
 import type { Database } from '../db/client.ts';
 import type { Keyring } from './crypto/keyring.ts';
@@ -37,7 +37,6 @@ import { executorRoutes } from './executors/routes.ts';
 import { projectRoutes } from './projects/routes.ts';
 import { hookRoutes } from './executors/webhooks.ts';
 import { loadConfig } from './config.ts';
-import { bodyLimitFromHeaders } from './middleware/body-limit.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -85,9 +84,12 @@ export function createApp(deps: AppDeps) {
   app.use('*', serverRequestId());
   app.use('*', requestContext(logger, metrics));
   // Decided from Content-Length where HTTP framing makes it the body's length, and counted on the
-  // stream otherwise, so chunked bodies are cut off too. Incoming webhooks have a limit per executor (up to 10 MiB), enforced the same way in their handler.
-  const tooLarge = (): never => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); };
-  const globalBodyLimit = bodyLimitFromHeaders(MAX_BODY_BYTES, tooLarge, bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge }));
+  // stream otherwise, so chunked bodies are cut off too. Incoming webhooks have a limit per
+  // executor (up to 10 MiB), enforced the same way in their handler.
+  const globalBodyLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => { throw new CofferError('payload_too_large', `request body is larger than the ${MAX_BODY_BYTES / 1024 / 1024} MiB limit`); },
+  });
   app.use('*', (c, next) => (c.req.path.startsWith('/hooks/') ? next() : globalBodyLimit(c, next)));
   app.onError(createErrorHandler(logger));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404));

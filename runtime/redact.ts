@@ -122,9 +122,9 @@ const MAX_BLOOM_WORDS_LOG2 = 16;
 
 const NOTHING: Redactor = { text: (s) => s, empty: true, longestForm: 0 };
 
-function inFilter(index: Index, h: number): boolean {
-  return (index.bits[h >>> index.wordShift] & (1 << ((h >>> (index.wordShift - 5)) & 31))) !== 0;
-}
+/** A hash's bit in the filter: the word its top bits pick, and the bit the next five pick. */
+const filterBit = (index: Index, h: number) => 1 << ((h >>> (index.wordShift - 5)) & 31);
+const inFilter = (index: Index, h: number) => (index.bits[h >>> index.wordShift] & filterBit(index, h)) !== 0;
 
 function buildIndex(forms: Map<string, Form[]>): Index {
   // Few values (the usual case) get a filter of a few hundred bytes, not 256 KiB to zero per invocation.
@@ -134,7 +134,7 @@ function buildIndex(forms: Map<string, Form[]>): Index {
   for (const [anchor, list] of forms) {
     const h = anchorHash(anchor, 0);
     index.hashes.add(h);
-    index.bits[h >>> index.wordShift] |= 1 << ((h >>> (index.wordShift - 5)) & 31);
+    index.bits[h >>> index.wordShift] |= filterBit(index, h);
     list.sort((a, b) => b.text.length - a.text.length);
     index.size += list.length;
   }

@@ -14,8 +14,7 @@ import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { GraphQLError, Kind, type ExecutionResult, type FieldNode, type FragmentDefinitionNode, type GraphQLFieldResolver, type SelectionSetNode, type ValidationContext } from 'graphql/index.js';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { bodyLimitFromHeaders } from '../middleware/body-limit.ts';
+import { bodyLimit } from '../middleware/body-limit.ts';
 import type { AppEnv } from '../app-env.ts';
 import { actorOf } from '../middleware/auth.ts';
 import type { Logger } from '../logger.ts';
@@ -193,8 +192,7 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     const target = await deps.pipelines.graphqlTarget(actorOf(c), c.req.param('ws') ?? '');
     return yoga.fetch(c.req.raw, target);
   };
-  const max = GRAPHQL_LIMITS.maxBodyBytes;
-  routes.post(GRAPHQL_PATH, bodyLimitFromHeaders(max, tooLarge, bodyLimit({ maxSize: max, onError: () => tooLarge() })), serve);
+  routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: () => tooLarge() }), serve);
   routes.get(GRAPHQL_PATH, serve);
   return { publicRoutes, routes };
 }

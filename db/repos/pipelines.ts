@@ -109,10 +109,6 @@ export async function findStepFunction(db: Db, workspaceId: string, name: string
 }
 
 /**
- * Runs and their steps together, one statement each (a plain transaction: run records change no
- * access, so no epoch step).
- */
-/**
  * Runs and their steps in one call (the database function coffer_insert_pipeline_runs, migration
  * 0006), each as one JSON parameter: one statement, so one transaction, planned once per session.
  */

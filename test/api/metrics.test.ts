@@ -24,6 +24,8 @@ beforeAll(async () => {
 });
 afterAll(async () => { await w?.close(); });
 
+const scrape = async () => parsePrometheusTextFormat((await w.s.request('GET', '/v1/metrics')).text) as Family[];
+
 const sample = (families: Family[], name: string, labels: Record<string, string>) => {
   const family = families.find((f) => f.name === name);
   const m = family?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
@@ -61,13 +63,12 @@ describe('metrics', () => {
   });
 
   it('count the workers\' isolates as the workers report them: warm ones idle once the invocations are over', async () => {
-    const read = async () => parsePrometheusTextFormat((await w.s.request('GET', '/v1/metrics')).text) as Family[];
-    let families = await read();
+    let families = await scrape();
     expect(families.find((f) => f.name === 'coffer_runtime_isolates')?.type).toBe('GAUGE');
     // Every invocation of the workload has answered; the answer itself carries the counts, so no
     // wait is expected, but an isolate's idle check may still be settling.
     const isolates = await until(async () => {
-      families = await read();
+      families = await scrape();
       const active = sample(families, 'coffer_runtime_isolates', { state: 'active' });
       const idle = sample(families, 'coffer_runtime_isolates', { state: 'idle' });
       return active === 0 && idle !== undefined && idle >= 1 ? { active, idle } : undefined;
@@ -97,7 +98,7 @@ describe('metrics', () => {
     await deployed(w, 'spinfn', 'export default async () => { for (;;) {} }', { timeoutMs: 4000 });
     let answered = false;
     const running = w.invoke('spinfn').finally(() => { answered = true; });
-    const read = async () => sample(parsePrometheusTextFormat((await w.s.request('GET', '/v1/metrics')).text) as Family[], 'coffer_runtime_isolates', { state: 'active' });
+    const read = async () => sample(await scrape(), 'coffer_runtime_isolates', { state: 'active' });
     const seen = await until(async () => {
       const n = await read();
       return n !== undefined && n >= 1 ? { n, answered } : answered ? { n, answered } : undefined;
