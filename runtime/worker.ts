@@ -11,11 +11,13 @@
 // (a *Sync call would block this thread, and every other tenant's invocation on it, while the
 // isolate is busy), and an isolate is pooled again only if a no-op call comes back within
 // ISOLATE_IDLE_CHECK_MS of the answer, proving nothing the function left behind is still running.
-// The per-invocation setup (a fresh context, the bootstrap, evaluating the compiled script to its
-// function) is synchronous: it runs no guest code, on an isolate the invocation holds alone and
-// that was proven idle when it was pooled. When the worker has nothing running, each pooled
-// isolate's next context is made ahead of time, asynchronously (prepareSpares): still one fresh
-// context per invocation, made before it was asked for.
+// The per-invocation setup (the bootstrap, evaluating the compiled script to its function) is
+// synchronous: it runs no guest code, on an isolate the invocation holds alone and that was proven
+// idle when it was pooled. The proof is the isolate's next context: after each answer, a fresh
+// context is made asynchronously on the isolate's thread, and only if it comes back in time is the
+// isolate pooled again, with that context (bootstrapped) as its spare. Still one fresh context per
+// invocation, made before it was asked for, with one hop to the isolate's thread where a separate
+// no-op check and an ahead-of-time context took four.
 //
 // Secret values pass through here on their way into the isolate, but secret reads are decided in
 // the gateway: this process never holds the master key or any grant. Because the values pass
@@ -51,16 +53,14 @@ interface Sandbox {
   scripts: Map<string, ivm.Script>;
   /** True while an invocation holds it. */
   busy: boolean;
-  /** A fresh context with the bootstrap run, made while the isolate was idle, for its next invocation. */
+  /** A fresh context with the bootstrap run, made when the isolate was pooled, for its next invocation. */
   spare?: Prepared;
-  /** The spare being made, on the isolate's own thread. */
-  preparing?: Promise<void>;
 }
 
 /**
- * A fresh context and its bootstrap, not yet anyone's. Made ahead of time (see prepareSpares), it
- * takes the bootstrap's 0.4 ms off the invocation's path; it still serves exactly one invocation,
- * which `slot` names once it takes it (the host callbacks answer nobody before that).
+ * A fresh context and its bootstrap, not yet anyone's. Made ahead of time (see settle), it takes
+ * the context's creation off the invocation's path; it still serves exactly one invocation, which
+ * `slot` names once it takes it (the host callbacks answer nobody before that).
  */
 interface Prepared {
   context: ivm.Context;
@@ -341,7 +341,7 @@ function residentSetSize(): number {
   return rss.bytes;
 }
 
-/** An idle isolate whose next context is ready is taken first: its invocation skips the bootstrap. */
+/** An idle isolate whose next context is ready is taken first (every healthy pooled one has one). */
 const hasSpare = (sb: Sandbox) => sb.spare !== undefined;
 
 /** The host callbacks of one context: they answer nobody until an invocation takes the context. */
@@ -354,56 +354,55 @@ function callbacks(slot: { inv?: Invocation }) {
 }
 
 /**
- * A fresh context with the bootstrap run in it, for an invocation that found no spare. Synchronous
- * on purpose: the isolate is this invocation's alone and was idle when pooled (see idleWithin), and
- * only the bootstrap runs, never guest code, so this cannot block the thread for long.
+ * Runs the bootstrap in a fresh context. Synchronous on purpose: the isolate is idle (just created,
+ * or its context came back in time, see settle) and held by this worker alone, and only the
+ * bootstrap runs, never guest code, so this cannot block the thread for long.
  */
-function prepare(sb: Sandbox): Prepared {
+function bootstrap(sb: Sandbox, context: ivm.Context): Prepared {
   const slot: { inv?: Invocation } = {};
-  const context = sb.isolate.createContextSync();
-  const boot = sb.boot.runSync(context, { reference: true });
-  const enter = boot.applySync(undefined, callbacks(slot), { result: { reference: true } }) as ivm.Reference<any>;
-  return { context, refs: [boot, enter], enter, slot };
-}
-
-/** Idle isolates whose next context is still to be made (see prepareSpares). */
-const unprepared = new Set<Sandbox>();
-
-/**
- * When nothing runs here: each idle isolate's next context, made while it waits in the pool,
- * asynchronously (on the isolate's own thread; this one goes on serving). Only when nothing runs,
- * because the isolates' threads share the cores with the invocations: made during a pipeline run,
- * they slowed its next steps by as much as they saved. Under steady load nothing is made ahead and
- * every invocation makes its own, as before. An invocation that takes an isolate whose spare is
- * still being made waits for it (run); a swept isolate's spare goes with it.
- */
-function prepareSpares(): void {
-  if (invocations.size > 0 || pipelines.active > 0) return;
-  for (const sb of unprepared) {
-    unprepared.delete(sb);
-    if (sb.busy || sb.spare || sb.preparing || sb.isolate.isDisposed) continue;
-    sb.preparing = prepareAhead(sb)
-      .then((spare) => { sb.spare = spare; }, () => { /* the isolate went; whoever takes it next finds out */ })
-      .finally(() => { sb.preparing = undefined; });
-  }
-}
-
-/** What prepare does, with the asynchronous calls (the work runs on the isolate's thread). */
-async function prepareAhead(sb: Sandbox): Promise<Prepared> {
-  const slot: { inv?: Invocation } = {};
-  const context = await sb.isolate.createContext();
   const refs: { release(): void }[] = [];
   try {
-    const boot = await sb.boot.run(context, { reference: true });
+    const boot = sb.boot.runSync(context, { reference: true });
     refs.push(boot);
-    const enter = await boot.apply(undefined, callbacks(slot), { result: { reference: true } }) as ivm.Reference<any>;
+    const enter = boot.applySync(undefined, callbacks(slot), { result: { reference: true } }) as ivm.Reference<any>;
     refs.push(enter);
     return { context, refs, enter, slot };
   } catch (err) {
-    for (const r of refs) try { r.release(); } catch { /* isolate gone */ }
-    try { context.release(); } catch { /* isolate gone */ }
+    releaseContext({ context, refs });
     throw err;
   }
+}
+
+/** For an isolate that has no spare (a new one): its first context, made here. */
+const prepare = (sb: Sandbox): Prepared => bootstrap(sb, sb.isolate.createContextSync());
+
+/** Drops a context and every reference into it: with them goes every object the function created, detached promises too. */
+function releaseContext(prepared: { context: ivm.Context; refs: { release(): void }[] }): void {
+  for (const r of prepared.refs) try { r.release(); } catch { /* isolate gone */ }
+  try { prepared.context.release(); } catch { /* isolate gone */ }
+}
+
+/**
+ * After an answer: the isolate's next context, asked of the isolate's own thread. It comes back only
+ * once no guest code is running there, so coming back within ISOLATE_IDLE_CHECK_MS proves the isolate
+ * idle (a function cannot keep running past its answer into someone else's invocation); it is then
+ * bootstrapped and kept as the spare. Answers whether the isolate may be pooled again.
+ */
+function settle(sb: Sandbox): Promise<boolean> {
+  return new Promise((resolve) => {
+    let late = false;
+    const timer = setTimeout(() => { late = true; resolve(false); }, ISOLATE_IDLE_CHECK_MS);
+    sb.isolate.createContext().then((context) => {
+      if (late) return releaseContext({ context, refs: [] });
+      clearTimeout(timer);
+      try {
+        sb.spare = bootstrap(sb, context);
+        resolve(true);
+      } catch {
+        resolve(false);
+      }
+    }, () => { clearTimeout(timer); resolve(false); });
+  });
 }
 
 /** A secret read the bootstrap asked for: checked here, then sent on to the gateway (undefined), or refused (a message). */
@@ -427,7 +426,6 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   let prepared: Prepared | undefined;
   let raw: Raw;
   try {
-    if (sb.preparing) await sb.preparing;
     prepared = sb.spare ?? prepare(sb);
     sb.spare = undefined;
     prepared.slot.inv = inv;
@@ -452,32 +450,18 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   }
   inv.closed = true;
   finish(inv, raw);
+  if (prepared) releaseContext(prepared);
   // As the answer said (finish, or the timeout before it); an invocation aborted unanswered is judged now.
   let healthy = inv.settle ?? reusable(inv, sb, raw);
   // The answer is out; before the isolate serves anyone again, it must be idle.
-  if (healthy) healthy = prepared !== undefined && await idleWithin(prepared.context, ISOLATE_IDLE_CHECK_MS);
-  // Every reference held here would keep the context alive: release them all with the context,
-  // which drops every object the function created, including detached promises.
-  for (const r of prepared?.refs ?? []) try { r.release(); } catch { /* isolate gone */ }
-  try { prepared?.context.release(); } catch { /* isolate gone */ }
+  if (healthy) healthy = prepared !== undefined && await settle(sb);
   sb.busy = false;
   sandboxes.release(inv.key, sb, healthy);
-  if (healthy) unprepared.add(sb);
-  else unprepared.delete(sb);
-  prepareSpares();
   if (inv.settle !== undefined) settling[inv.settle ? 'good' : 'bad']--;
   // The answer said how this isolate would end; if it ended otherwise (it failed the idle check, or
   // the invocation was aborted and sent no answer), the gateway is told.
   if (inv.settle !== healthy) reportIsolates();
   admit();
-}
-
-/** A no-op evaluated in the context comes back in time only if no guest code is still running. */
-function idleWithin(context: ivm.Context, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    context.eval('0').then(() => { clearTimeout(timer); resolve(true); }, () => { clearTimeout(timer); resolve(false); });
-  });
 }
 
 function timeoutMessage(ms: number): string {
@@ -586,7 +570,8 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   if (!inv || inv.closed || !inv.enter) return;
   if (inv.readsOut > 0 && --inv.readsOut === 0) inv.readWaitMs += performance.now() - inv.readsOutSince;
   for (const v of m.x ?? []) if (typeof v === 'string') inv.values.add(v);
-  inv.enter.apply(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }).catch(() => {});
+  // Nothing to wait for: the read settles inside the isolate. Ignored, the call costs no hop back here.
+  try { inv.enter.applyIgnored(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }); } catch { /* isolate gone */ }
 }
 
 // A pipeline run's invocations go through receive() like any other (a fresh context each), under
