@@ -179,12 +179,17 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}): AuditLog 
     const written = rows.map((row) => new Promise<void>((resolve, reject) => {
       queue.push({ row, canonical: canonical(row), done: (err) => (err ? reject(err) : resolve()) });
     }));
-    if (!writing) void drain();
+    // The group starts once this turn of the event loop is over, so that every invocation answered
+    // in the same turn (one worker's batch of answers, or several workers' read while the thread was
+    // busy) commits in it, not the first alone and the rest in a second commit after it.
+    if (!writing) {
+      writing = true;
+      setImmediate(drain);
+    }
     return Promise.all(written).then(() => {});
   }
 
   async function drain() {
-    writing = true;
     while (queue.length > 0) {
       const group = queue.slice(0, MAX_GROUP);
       queue = queue.slice(group.length);
