@@ -7,9 +7,10 @@
 //   tailor.secretmanager.getSecret(vault, name)    -> Promise<string | undefined>
 //   tailor.secretmanager.getSecrets(vault, names)  -> Promise<{ [found name]: value }>
 //   console.log/info/warn/error/debug              -> captured, formatted to strings in here
-// A secret read starts with `hostRead(id, kind, vault, names)`, which validates the arguments on
-// the host and sends the request on; the host later answers by calling `enter(1, id, status, values)`,
-// a function created here that the host holds a Reference to. Guest code never holds a Reference, an
+// A secret read starts with `hostRead(id, kind, vault, names)`, which returns at once (the isolate
+// never waits for the host's thread); the host validates the arguments and sends the request on, or
+// refuses it, and answers either way by calling `enter(1, id, status, values)`, a function created
+// here that the host holds a Reference to. Guest code never holds a Reference, an
 // ExternalCopy or a host function it could misuse: even if it reached the two callbacks through a stack
 // trick, they only offer what the API offers, validated and bounded on the host side.
 //
@@ -27,7 +28,7 @@
 // JSON.stringify, Array.prototype, Promise.prototype.then, ...), and is strict code, so CallSite
 // getFunction()/getThis() give nothing for its frames.
 import { isResourceName, isSecretName, RESOURCE_NAME_RULE, SECRET_NAME_RULE } from '../domain/names.ts';
-import { ISOLATE_CUT_MARGIN, MAX_LOG_BYTES, MAX_NAMES_PER_CALL, MAX_RESULT_BYTES } from './limits.ts';
+import { ISOLATE_CUT_MARGIN, MAX_LOG_BYTES, MAX_NAMES_PER_CALL, MAX_RESULT_BYTES, MAX_SECRET_CALLS } from './limits.ts';
 
 /** The file name the user's code runs under; the only file name allowed in a stack we report. */
 export const FUNCTION_FILENAME = 'function.js';
@@ -43,10 +44,13 @@ export const READ_ONE = 1;
 export const READ_MANY = 2;
 
 /**
- * The host's answer to a read request, from the bootstrap's point of view: undefined when the read
- * was started, otherwise 'T' + message (reject with TypeError) or 'E' + message (reject with Error).
+ * The host's verdict on a read request: undefined when the read was started, otherwise 'T' + message
+ * (reject with TypeError) or 'E' + message (reject with Error), sent back as status REFUSED.
  */
 export type ReadRefusal = string | undefined;
+
+/** Statuses of `enter(1, id, status, values)`: found, denied, failed, and refused (values[0] is the ReadRefusal). */
+export const READ_REFUSED = 3;
 
 /** Host-side argument check for a secret read, run BEFORE anything is looked up. */
 export function checkSecretRequest(kind: number, vault: unknown, names: unknown): ReadRefusal {
@@ -76,6 +80,7 @@ const toStr = String, slice = String.prototype.slice, symbolToString = Symbol.pr
 const Err = Error, TypeErr = TypeError, Prom = Promise;
 const MARGIN = ${ISOLATE_CUT_MARGIN};
 const MAX_LOG = ${MAX_LOG_BYTES} + MARGIN, MAX_RESULT = ${MAX_RESULT_BYTES} + MARGIN, MAX_NAMES = ${MAX_NAMES_PER_CALL};
+const MAX_READS = ${MAX_SECRET_CALLS};
 {
   for (const name of ["WebAssembly", "SharedArrayBuffer", "Atomics", "FinalizationRegistry"]) delete globalThis[name];
   const RealArrayBuffer = ArrayBuffer, construct = Reflect.construct;
@@ -92,7 +97,7 @@ const MAX_LOG = ${MAX_LOG_BYTES} + MARGIN, MAX_RESULT = ${MAX_RESULT_BYTES} + MA
   defineProperty(globalThis, "ArrayBuffer", { value: FixedArrayBuffer, writable: true, enumerable: false, configurable: true });
 }
 const pending = Object.create(null);
-let nextId = 1, closed = false, logOpen = true;
+let nextId = 1, reads = 0, closed = false, logOpen = true;
 
 const cut = (s, n) => (s.length > n ? apply(slice, s, [0, n]) : s);
 const str = (v) => { try { return typeof v === "string" ? v : toStr(v); } catch { return ""; } };
@@ -134,12 +139,11 @@ function read(kind, vault, names) {
   let settle;
   const promise = new Prom((resolve, reject) => { settle = { resolve, reject, kind, vault, names }; });
   if (closed) { settle.reject(new Err("secret reads are closed: the invocation has ended")); return promise; }
+  // The host counts too; counted here as well, a flood of calls past the cap never reaches it.
+  if (++reads > MAX_READS) { settle.reject(new Err("at most " + MAX_READS + " secret reads per invocation")); return promise; }
   const id = nextId++;
-  const refusal = hostRead(id, kind, vault, names);
-  if (typeof refusal === "string") {
-    const message = apply(slice, refusal, [1]);
-    settle.reject(refusal[0] === "T" ? new TypeErr(message) : new Err(message));
-  } else pending[id] = settle;
+  pending[id] = settle;
+  hostRead(id, kind, vault, names);
   return promise;
 }
 const onlyString = (v) => (typeof v === "string" ? v : null);
@@ -162,6 +166,11 @@ function settle(id, status, values) {
   const s = pending[id];
   if (s === undefined) return;
   delete pending[id];
+  if (status === ${READ_REFUSED}) {
+    const refusal = typeof values[0] === "string" ? values[0] : "Esecret read failed";
+    const message = apply(slice, refusal, [1]);
+    return s.reject(refusal[0] === "T" ? new TypeErr(message) : new Err(message));
+  }
   if (status === 1) return s.reject(new Err("access denied to vault \\"" + s.vault + "\\""));
   if (status !== 0) return s.reject(new Err("secret read failed"));
   if (s.kind === 1) return s.resolve(values[0] === null ? undefined : values[0]);

@@ -24,7 +24,7 @@
 // through here anyway, redaction happens here too (redact.ts), off the gateway's thread and before
 // anything is cut.
 import ivm from 'isolated-vm';
-import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
+import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, READ_REFUSED, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
 import { createIsolatePool } from './isolates.ts';
 import { createPipelineRuns } from './pipeline-worker.ts';
 import {
@@ -347,8 +347,13 @@ const hasSpare = (sb: Sandbox) => sb.spare !== undefined;
 /** The host callbacks of one context: they answer nobody until an invocation takes the context. */
 function callbacks(slot: { inv?: Invocation }) {
   return [
-    new ivm.Callback((id: number, kind: number, vault: unknown, names: unknown) =>
-      (slot.inv ? requestRead(slot.inv, id, kind, vault, names) : 'Esecret reads are closed: the invocation has ended')),
+    // Ignored: the isolate goes on at once instead of waiting for this thread; a refusal is an answer like any other.
+    new ivm.Callback((id: number, kind: number, vault: unknown, names: unknown) => {
+      const inv = slot.inv;
+      if (!inv) return;
+      const refusal = requestRead(inv, id, kind, vault, names);
+      if (refusal !== undefined) answerRead(inv, id, READ_REFUSED, [refusal]);
+    }, { ignored: true }),
     new ivm.Callback((level: unknown, message: unknown) => (slot.inv ? captureLog(slot.inv, level, message) : false)),
   ];
 }
@@ -570,8 +575,13 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
   if (!inv || inv.closed || !inv.enter) return;
   if (inv.readsOut > 0 && --inv.readsOut === 0) inv.readWaitMs += performance.now() - inv.readsOutSince;
   for (const v of m.x ?? []) if (typeof v === 'string') inv.values.add(v);
-  // Nothing to wait for: the read settles inside the isolate. Ignored, the call costs no hop back here.
-  try { inv.enter.applyIgnored(undefined, [1, m.r, m.s, m.x ?? []], { arguments: { copy: true } }); } catch { /* isolate gone */ }
+  answerRead(inv, m.r, m.s, m.x ?? []);
+}
+
+/** Settles read `id` inside the isolate. Nothing to wait for: ignored, the call costs no hop back here. */
+function answerRead(inv: Invocation, id: number, status: number, values: unknown[]): void {
+  if (inv.closed || !inv.enter) return;
+  try { inv.enter.applyIgnored(undefined, [1, id, status, values], { arguments: { copy: true } }); } catch { /* isolate gone */ }
 }
 
 // A pipeline run's invocations go through receive() like any other (a fresh context each), under
