@@ -12,6 +12,7 @@ const envSchema = z.object({
   COFFER_BOOTSTRAP_ADMIN_KEY: z.string().optional(),
   COFFER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COFFER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  COFFER_WORKER_RECYCLE_INVOCATIONS: z.coerce.number().int().min(1).max(100_000_000).optional(),
   COFFER_INVOCATION_RETENTION_HOURS: z.coerce.number().positive().default(24),
   COFFER_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
   COFFER_WORKSPACE_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).optional(),
@@ -49,6 +50,8 @@ export interface Config {
   bootstrapAdminKey?: string;
   logLevel: string;
   workers?: number;
+  /** Invocations a worker serves before it is replaced (runtime default when absent). */
+  workerRecycleInvocations?: number;
   invocationRetentionMs: number;
   /** Invocations that may wait for a free worker before new ones answer 429 overloaded. */
   maxQueue?: number;
@@ -108,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bootstrapAdminKey: e.COFFER_BOOTSTRAP_ADMIN_KEY,
     logLevel: e.COFFER_LOG_LEVEL,
     workers: e.COFFER_WORKERS,
+    workerRecycleInvocations: e.COFFER_WORKER_RECYCLE_INVOCATIONS,
     invocationRetentionMs: e.COFFER_INVOCATION_RETENTION_HOURS * 3600_000,
     maxQueue: e.COFFER_MAX_QUEUE,
     workspaceMaxInFlight: e.COFFER_WORKSPACE_MAX_IN_FLIGHT,

@@ -137,3 +137,18 @@ describe('logs', () => {
     expect(requests.filter((l) => l.path === '/healthz').every((l) => l.traceId === undefined)).toBe(true);
   });
 });
+
+describe('COFFER_WORKER_RECYCLE_INVOCATIONS', () => {
+  let small: FunctionWorld;
+  beforeAll(async () => { small = await startFunctionWorld({ env: { COFFER_WORKER_RECYCLE_INVOCATIONS: '3' } }); });
+  afterAll(async () => { await small?.close(); });
+
+  it('replaces a worker after that many invocations, without failing any', async () => {
+    await deployed(small, 'hello', 'export default () => "hi"');
+    for (let i = 0; i < 7; i++) expect((await small.invoke('hello')).status).toBe(200);
+    const families = parsePrometheusTextFormat((await small.s.request('GET', '/v1/metrics')).text) as Family[];
+    // One worker, 7 invocations at most 3 apiece (the deploy's check counts too): at least two replacements.
+    expect(sample(families, 'coffer_runtime_worker_recycles_total', {})).toBeGreaterThanOrEqual(2);
+    expect(sample(families, 'coffer_runtime_worker_restarts_total', {})).toBe(0);
+  });
+});
