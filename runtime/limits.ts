@@ -52,7 +52,7 @@ export const DEFAULT_MAX_SECRET_NAMES = 100;
 /** Denied secret reads one invocation may make; the next one fails it with `secret_read_limit`. */
 export const DEFAULT_MAX_DENIED_READS = 5;
 /**
- * After an invocation answered, its isolate must be idle within this long (a no-op call comes back)
+ * After an invocation answered, its isolate must be idle within this long (its next context comes back)
  * to be reused; otherwise guest work is still running in it and it is disposed.
  */
 export const ISOLATE_IDLE_CHECK_MS = 100;

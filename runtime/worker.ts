@@ -9,7 +9,7 @@
 //
 // Nothing here waits on guest code: every isolated-vm call that can run user code is asynchronous
 // (a *Sync call would block this thread, and every other tenant's invocation on it, while the
-// isolate is busy), and an isolate is pooled again only if a no-op call comes back within
+// isolate is busy), and an isolate is pooled again only if a call to its thread comes back within
 // ISOLATE_IDLE_CHECK_MS of the answer, proving nothing the function left behind is still running.
 // The per-invocation setup (the bootstrap, evaluating the compiled script to its function) is
 // synchronous: it runs no guest code, on an isolate the invocation holds alone and that was proven

@@ -180,8 +180,8 @@ export function createAuditLog(db: Db, options: AuditLogOptions = {}): AuditLog 
       queue.push({ row, canonical: canonical(row), done: (err) => (err ? reject(err) : resolve()) });
     }));
     // The group starts once this turn of the event loop is over, so that every invocation answered
-    // in the same turn (one worker's batch of answers, or several workers' read while the thread was
-    // busy) commits in it, not the first alone and the rest in a second commit after it.
+    // in the same turn (one worker's batch of answers, or answers from several workers read together
+    // after the thread was busy) commits in it, not the first alone and the rest in a second commit.
     if (!writing) {
       writing = true;
       setImmediate(drain);
