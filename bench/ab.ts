@@ -5,13 +5,16 @@
 // `npm run bench` run says can move by 2x from one minute to the next here; a change is kept when it
 // wins most pairs. Nothing is written to bench/results.
 //   node --no-node-snapshot bench/ab.ts /path/to/other/checkout
-//   AB_FIGURES=hello:1,secrets:16 AB_PAIRS=8 AB_WINDOW_S=2 BENCH_DRIVER=postgres ...
+//   AB_FIGURES=hello:1,secrets:16,pipeline:1 AB_PAIRS=8 AB_WINDOW_S=2 BENCH_DRIVER=postgres ...
+// (hello and secrets are invocations of bench/harness.ts's functions; pipeline is the 3-step
+// pipeline of bench/pipeline.ts over GraphQL.)
 // The other checkout needs its node_modules (a symlink to this one's is enough).
 import http from 'node:http';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { client, deployBenchFunctions, type Call } from './harness.ts';
+import { deployPipeline, runPipeline } from './pipeline.ts';
 
 interface Window { p50: number; p99: number; perSecond: number }
 
@@ -36,6 +39,7 @@ async function start(root: string) {
   });
   const call: Call = client(new http.Agent({ keepAlive: true, maxSockets: 64 }), info.adminKey)(new URL(info.url));
   await deployBenchFunctions(call);
+  if (FIGURES.some((f) => f.fn === 'pipeline')) await deployPipeline(call, 'bench');
   return { call, stop: () => child.kill('SIGTERM') };
 }
 
@@ -46,8 +50,12 @@ async function window(call: Call, fn: string, concurrency: number): Promise<Wind
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      const r = await call('POST', `/v1/workspaces/bench/functions/${fn}/invoke`, { args: { name: 'ab' } });
-      if (r.status !== 200) throw new Error(`${fn}: ${r.status} ${r.text}`);
+      if (fn === 'pipeline') {
+        if (!(await runPipeline(call, 'bench'))) throw new Error('the pipeline run failed');
+      } else {
+        const r = await call('POST', `/v1/workspaces/bench/functions/${fn}/invoke`, { args: { name: 'ab' } });
+        if (r.status !== 200) throw new Error(`${fn}: ${r.status} ${r.text}`);
+      }
       times.push(performance.now() - t0);
     }
   }));

@@ -18,7 +18,8 @@ const STEP = 'export default async ({ args, pipeline }) => ({ n: (pipeline.b?.n 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number) => Math.round(n * 100) / 100;
 
-export async function pipelineBench(call: Call, workspace: string, seconds: number): Promise<PipelineFigures> {
+/** The step function and the three-step pipeline `threeSteps` over it. */
+export async function deployPipeline(call: Call, workspace: string): Promise<void> {
   const ok = async (method: string, p: string, body: unknown) => {
     const r = await call(method, p, body);
     if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${r.text}`);
@@ -28,10 +29,19 @@ export async function pipelineBench(call: Call, workspace: string, seconds: numb
     operation: 'query', types: 'type Count { n: Int! }', args: 'n: Int!', returns: 'Count!',
     steps: [{ name: 'a', function: 'step' }, { name: 'b', function: 'step' }, { name: 'c', function: 'step' }],
   });
+}
+
+/** One run of threeSteps over GraphQL; true when it answered {n: 4}. */
+export async function runPipeline(call: Call, workspace: string): Promise<boolean> {
+  const r = await call('POST', `/v1/workspaces/${workspace}/graphql`, { query: 'query($n: Int!) { threeSteps(n: $n) { n } }', variables: { n: 1 } });
+  return r.status === 200 && r.text.includes('"threeSteps":{"n":4}');
+}
+
+export async function pipelineBench(call: Call, workspace: string, seconds: number): Promise<PipelineFigures> {
+  await deployPipeline(call, workspace);
   let errors = 0;
   const pipeline = async () => {
-    const r = await call('POST', `/v1/workspaces/${workspace}/graphql`, { query: 'query($n: Int!) { threeSteps(n: $n) { n } }', variables: { n: 1 } });
-    if (r.status !== 200 || !r.text.includes('"threeSteps":{"n":4}')) errors++;
+    if (!(await runPipeline(call, workspace))) errors++;
   };
   // A step function gets what a pipeline step gets: {args, pipeline}.
   const invoke = async (fn: string) => {
