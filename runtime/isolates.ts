@@ -21,11 +21,8 @@ export interface IsolatePoolOptions<T> {
 }
 
 export interface IsolatePool<T> {
-  /**
-   * A warm isolate for `key` (the most recently used one `prefer` accepts, else the most recently
-   * used), or a new one; undefined when the key or the worker is at its cap.
-   */
-  acquire(key: string, prefer?: (item: T) => boolean): T | undefined;
+  /** A warm isolate for `key` (the most recently used), or a new one; undefined when the key or the worker is at its cap. */
+  acquire(key: string): T | undefined;
   /** Returns an isolate acquired for `key`; a healthy one becomes idle (most recently used), any other is disposed. */
   release(key: string, item: T, healthy: boolean): void;
   /** Disposes isolates idle for longer than idleMs; returns how many. */
@@ -65,12 +62,10 @@ export function createIsolatePool<T>(options: IsolatePoolOptions<T>): IsolatePoo
   }
 
   return {
-    acquire(key, prefer) {
+    acquire(key) {
       const list = idleByKey.get(key);
       if (list) {
-        let at = list.length - 1;
-        if (prefer) for (let n = at; n >= 0; n--) if (prefer(list[n].item)) { at = n; break; }
-        const [idle] = list.splice(at, 1);
+        const idle = list.pop()!;
         if (list.length === 0) idleByKey.delete(key);
         lru.delete(idle);
         return idle.item;

@@ -53,7 +53,7 @@ interface Sandbox {
   scripts: Map<string, ivm.Script>;
   /** True while an invocation holds it. */
   busy: boolean;
-  /** A fresh context with the bootstrap run, made when the isolate was pooled, for its next invocation. */
+  /** A fresh context with the bootstrap run, made when the isolate was pooled (every pooled one has it), for its next invocation. */
   spare?: Prepared;
 }
 
@@ -227,7 +227,7 @@ function admit(): void {
     const inv = waiting[n];
     let sb: Sandbox | undefined;
     try {
-      sb = sandboxes.acquire(inv.key, hasSpare);
+      sb = sandboxes.acquire(inv.key);
     } catch {
       waiting.splice(n--, 1);
       finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox', mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
@@ -340,9 +340,6 @@ function residentSetSize(): number {
   if (now - rss.at >= 100) rss = { bytes: process.memoryUsage.rss(), at: now };
   return rss.bytes;
 }
-
-/** An idle isolate whose next context is ready is taken first (every healthy pooled one has one). */
-const hasSpare = (sb: Sandbox) => sb.spare !== undefined;
 
 /** The host callbacks of one context: they answer nobody until an invocation takes the context. */
 function callbacks(slot: { inv?: Invocation }) {

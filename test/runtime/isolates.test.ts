@@ -35,20 +35,6 @@ describe('isolate pool', () => {
     expect(p.acquire('k')).toBe(a);
   });
 
-  it('an idle isolate the caller prefers (one whose next context is ready) goes first, else the most recently used', () => {
-    const { p } = pool(3, 10);
-    const a = p.acquire('k')!;
-    const b = p.acquire('k')!;
-    const c = p.acquire('k')!;
-    p.release('k', a, true);
-    p.release('k', b, true);
-    p.release('k', c, true);
-    expect(p.acquire('k', (f) => f === a)).toBe(a);
-    expect(p.acquire('k', () => false)).toBe(c);
-    expect(p.acquire('k', (f) => f === a)).toBe(b);
-    expect(p.counts()).toEqual({ active: 3, idle: 0 });
-  });
-
   it('an unhealthy isolate is disposed and never handed out again', () => {
     const { p } = pool();
     const a = p.acquire('k')!;
