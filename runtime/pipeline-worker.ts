@@ -22,8 +22,8 @@ type StepFailure = { code: string; m: string; st?: string; j?: number };
 const MIN_INVOCATION_MS = 10;
 
 export interface InvocationHost {
-  /** Starts an invocation; its messages go to `sink`, not to the gateway. */
-  start(msg: RunMessage, sink: (m: FromWorker) => void): void;
+  /** Starts an invocation; its messages go to `sink`, not to the gateway. Its isolate's idle check may wait for `runAnswered`. */
+  start(msg: RunMessage, sink: (m: FromWorker) => void, runAnswered: Promise<void>): void;
   /** Settles a pending secret read of a started invocation. */
   answer(i: number, r: number, s: 0 | 1 | 2, x: (string | null)[] | undefined): void;
   /** Stops a started invocation without an answer (its isolate is disposed). */
@@ -42,6 +42,8 @@ interface Run {
   closed: boolean;
   /** Every value read in the run. */
   values: Set<string>;
+  /** Resolved once the run's answer is sent. */
+  answered: PromiseWithResolvers<void>;
   /** The run's invocation number -> the worker's number for it, while it runs. */
   live: Map<number, { local: number; step: number; fail(f: StepFailure): void }>;
   nextJ: number;
@@ -81,7 +83,7 @@ export function createPipelineRuns(host: InvocationHost) {
         } else if (m.t === 'miss') {
           settle({ j, failure: { code: 'worker_crashed', m: 'the worker lost a step\'s script', j } });
         }
-      });
+      }, run.answered.promise);
     });
   }
 
@@ -200,14 +202,16 @@ export function createPipelineRuns(host: InvocationHost) {
         spec.s ??= host.source(spec.k);
         if (spec.s === undefined) { host.send({ t: 'miss', i: msg.i }); return; }
       }
-      const run: Run = { msg, deadline: Date.now() + msg.to, closed: false, values: new Set(), live: new Map(), nextJ: 0, cpu: 0 };
+      const run: Run = {
+        msg, deadline: Date.now() + msg.to, closed: false, values: new Set(), answered: Promise.withResolvers<void>(), live: new Map(), nextJ: 0, cpu: 0,
+      };
       runs.set(msg.i, run);
       execute(run).catch(() => {
         // Only a bug gets here (every invocation resolves); answer rather than leave the run hanging.
         run.closed = true;
         runs.delete(msg.i);
         host.send({ t: 'pdone', i: msg.i, ok: false, code: 'worker_crashed', m: 'the worker could not run the pipeline', steps: [], c: 0, rss: host.rss(), iso: host.isolates() });
-      });
+      }).finally(() => run.answered.resolve());
     },
 
     onSecretAnswer(m: Extract<ToWorker, { t: 'psec' }>): void {

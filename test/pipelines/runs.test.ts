@@ -72,6 +72,10 @@ beforeAll(async () => {
     capped: { operation: 'query', returns: 'String', steps: [{ name: 'many', function: 'read-many' }, { name: 'after', function: 'echo', input: '"ran"' }] },
     fine: { operation: 'query', returns: 'Int', steps: [{ name: 'x', function: 'echo', input: '5' }] },
     failing: { operation: 'query', returns: 'Int', steps: [{ name: 'read', function: 'read-key' }, { name: 'explode', function: 'boom' }] },
+    long: {
+      operation: 'query', returns: '[Int]', result: 'pipeline.again',
+      steps: [{ name: 'each', function: 'echo', forEach: 'Array.from({ length: 20 }, (_, i) => i)' }, { name: 'again', function: 'echo', forEach: 'pipeline.each' }],
+    },
   };
   for (const [name, body] of Object.entries(pipelines)) ok(await put(name, body), 201);
 });
@@ -83,6 +87,17 @@ describe('a pipeline run in one worker', () => {
     const run = await lastRun('fresh');
     expect(run.steps.map((s: any) => [s.status, s.invocationIds.length])).toEqual([['ok', 1], ['ok', 1]]);
     expect(run.steps[0].invocationIds[0]).not.toBe(run.steps[1].invocationIds[0]);
+  });
+
+  it('a run of more invocations than its workspace has isolates completes, alone and beside others', async () => {
+    // Each step's isolate is checked for reuse only once its run has answered, unless an invocation
+    // finds no isolate free: 40 invocations over the workspace's 8 isolates must not wait on themselves.
+    const all = Array.from({ length: 20 }, (_, i) => i);
+    expect((await raw('{ long }')).data).toEqual({ long: all });
+    const side = await Promise.all([raw('{ long }'), raw('{ long }'), raw('{ fine }'), raw('{ long }')]);
+    expect(side.map((r) => r.data)).toEqual([{ long: all }, { long: all }, { fine: 5 }, { long: all }]);
+    const run = await lastRun('long');
+    expect(run.steps.map((s: any) => [s.status, s.invocationIds.length])).toEqual([['ok', 20], ['ok', 20]]);
   });
 
   it('a step over its own timeout halts the run with timeout at that step', async () => {
