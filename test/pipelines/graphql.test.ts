@@ -156,6 +156,35 @@ describe('pipelines over GraphQL', () => {
     expect((await big.json()).errors[0].extensions.code).toBe('payload_too_large');
   });
 
+  it('a malformed request is a 400 with a Coffer code; a chunked body over the limit is a 413; answers carry the request id and no-store', async () => {
+    const post = (body: string | ReadableStream, contentType = 'application/json') => fetch(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, {
+      method: 'POST', headers: { authorization: `Bearer ${w.users.invoker.key}`, 'content-type': contentType }, body, ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+    } as RequestInit);
+    // Without a query, yoga answers 200 as GraphQL over HTTP allows for application/json; the code still says what is wrong.
+    for (const [body, code, status] of [
+      ['{"query":', 'invalid_json', 400], ['null', 'invalid_request', 400], ['"text"', 'invalid_request', 400], ['{"query": 5}', 'invalid_request', 400], ['{}', 'invalid_request', 200],
+    ] as const) {
+      const r = await post(body);
+      const answer = await r.json();
+      expect(r.status, JSON.stringify(answer)).toBe(status);
+      expect(answer.errors[0].extensions.code, body).toBe(code);
+      expect(JSON.stringify(answer), body).not.toMatch(/ at |stack/);
+    }
+
+    const fine = await post(JSON.stringify({ query: '{ maybe(flag: true) }' }), 'application/json; charset=utf-8');
+    expect(fine.status).toBe(200);
+    expect(await fine.json()).toEqual({ data: { maybe: 'ran' } });
+    expect(fine.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(fine.headers.get('cache-control')).toBe('no-store');
+    const form = await post(new URLSearchParams({ query: '{ maybe(flag: false) }' }).toString(), 'application/x-www-form-urlencoded');
+    expect(await form.json()).toEqual({ data: { maybe: 'skipped' } });
+
+    const chunks = [JSON.stringify({ query: '{ maybe(flag: true) }' }).slice(0, -1), `, "x": "${'y'.repeat(70_000)}"}`];
+    const chunked = await post(new ReadableStream({ pull(c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }));
+    expect(chunked.status).toBe(413);
+    expect((await chunked.json()).errors[0].extensions.code).toBe('payload_too_large');
+  });
+
   it('secret reads are audited per step with pipeline, version, step and run id; values are redacted from the result and run logs', async () => {
     const r = await raw('mutation { keyLength { length key } }');
     expect(r.errors).toEqual([]);
