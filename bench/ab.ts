@@ -7,7 +7,8 @@
 //   node --no-node-snapshot bench/ab.ts /path/to/other/checkout
 //   AB_FIGURES=hello:1,secrets:16,pipeline:1 AB_PAIRS=8 AB_WINDOW_S=2 BENCH_DRIVER=postgres ...
 // (hello and secrets are invocations of bench/harness.ts's functions; pipeline is the 3-step
-// pipeline of bench/pipeline.ts over GraphQL.)
+// pipeline of bench/pipeline.ts over GraphQL.) AB_ENV_A / AB_ENV_B: JSON of environment variables
+// for one side's server only, e.g. AB_ENV_B='{"COFFER_WORKERS":"1"}' with this checkout on both sides.)
 // The other checkout needs its node_modules (a symlink to this one's is enough).
 import http from 'node:http';
 import path from 'node:path';
@@ -28,9 +29,9 @@ const FIGURES = (process.env.AB_FIGURES ?? 'hello:1,hello:16,secrets:1,secrets:1
   return { fn, concurrency: Number(c) };
 });
 
-async function start(root: string) {
+async function start(root: string, extraEnv: string | undefined) {
   const child = fork(path.join(root, 'bench/server.ts'), [], {
-    env: { ...process.env, BENCH_DRIVER: process.env.BENCH_DRIVER ?? 'pglite-disk' },
+    env: { ...process.env, BENCH_DRIVER: process.env.BENCH_DRIVER ?? 'pglite-disk', ...(extraEnv ? JSON.parse(extraEnv) as Record<string, string> : {}) },
     execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const info = await new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
@@ -67,8 +68,8 @@ async function window(call: Call, fn: string, concurrency: number): Promise<Wind
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const fixed = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 
-const a = await start(path.resolve(otherRoot));
-const b = await start(thisRoot);
+const a = await start(path.resolve(otherRoot), process.env.AB_ENV_A);
+const b = await start(thisRoot, process.env.AB_ENV_B);
 try {
   for (const { fn, concurrency } of FIGURES) { await window(a.call, fn, concurrency); await window(b.call, fn, concurrency); } // warm-up
   console.log(`A ${path.resolve(otherRoot)}, B ${thisRoot}: ${PAIRS} pairs of ${WINDOW_S} s windows per figure, ${process.env.BENCH_DRIVER ?? 'pglite-disk'}`);
