@@ -180,6 +180,9 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: false,
     landingPage: false,
+    // Like the rest of the API: no CORS. yoga's default let any origin's page call it with a bearer;
+    // GraphiQL is served from the same origin.
+    cors: false,
     batching: false,
     // The route's bodyLimit (64 KiB, before yoga) bounds every body; yoga's own limit would re-read
     // the body as a stream, which jsonBodyParser has already read.

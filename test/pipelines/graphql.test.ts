@@ -176,6 +176,16 @@ describe('pipelines over GraphQL', () => {
     expect(await fine.json()).toEqual({ data: { maybe: 'ran' } });
     expect(fine.headers.get('x-request-id')).toMatch(/^req_/);
     expect(fine.headers.get('cache-control')).toBe('no-store');
+    // No CORS, as on the rest of the API: another origin's page gets no leave to read the answer.
+    const origin = { origin: 'https://elsewhere.example' };
+    const fromElsewhere = await fetch(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, {
+      method: 'POST', headers: { ...origin, authorization: `Bearer ${w.users.invoker.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ maybe(flag: true) }' }),
+    });
+    expect(fromElsewhere.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, {
+      method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const form = await post(new URLSearchParams({ query: '{ maybe(flag: false) }' }).toString(), 'application/x-www-form-urlencoded');
     expect(await form.json()).toEqual({ data: { maybe: 'skipped' } });
 
