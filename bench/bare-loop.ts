@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { compileFunction } from '../runtime/index.ts';
+import { warmUntilSteady } from './sample.ts';
 
 export interface BareLoopFigures { p50Ms: number; p99Ms: number; perSecond: number }
 
@@ -44,16 +45,14 @@ async function runChild(seconds: number, concurrency: number): Promise<BareLoopF
     fn.release(); factory.release(); context.release();
     times.push(performance.now() - t0);
   };
-  // Warm-up as the server's (invoke.bench.ts): at the figure's concurrency, in windows until one no
-  // longer beats the best before it by 5 % (half-second windows: one isolate warms sooner than 16).
-  const rates: number[] = [];
-  while (rates.length < 40) {
+  // Warm-up as the server's (invoke.bench.ts), at the figure's concurrency, in half-second windows
+  // (one isolate warms sooner than the server's 16).
+  await warmUntilSteady(async () => {
     times.length = 0;
     const until = performance.now() + 500;
     await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < until) await call(); }));
-    rates.push(times.length);
-    if (rates.length >= 3 && rates.at(-1)! <= Math.max(...rates.slice(0, -1)) * 1.05) break;
-  }
+    return times.length;
+  }, 3, 40);
   times.length = 0;
   const end = performance.now() + seconds * 1000;
   const started = performance.now();

@@ -23,6 +23,7 @@ import { add, stageFigures, stageLine, stageMeter, type StageFigure, type StageT
 import { memoryOf } from './proc-memory.ts';
 import { soak, soakLines } from './soak.ts';
 import { writeResults } from './results.ts';
+import { warmUntilSteady } from './sample.ts';
 import { HELLO, client, deployBenchFunctions, startServer } from './harness.ts';
 
 const { values: flags } = parseArgs({ options: { soak: { type: 'string' }, drivers: { type: 'string' }, 'invoke-only': { type: 'boolean' } } });
@@ -32,7 +33,7 @@ const SOAK_INVOCATIONS = Number(flags.soak ?? process.env.BENCH_SOAK_INVOCATIONS
 const DRIVERS = (flags.drivers ?? process.env.BENCH_DRIVERS
   ?? (SOAK_INVOCATIONS ? 'pglite-disk' : ['pglite-disk', 'pglite-memory', ...(process.env.DATABASE_URL ? ['postgres'] : [])].join(','))).split(',');
 const INVOKE_ONLY = flags['invoke-only'] || process.env.BENCH_INVOKE_ONLY === '1';
-/** The shortest and the longest warm-up per function (see warmUntilSteady). */
+/** The shortest and the longest warm-up per function, in 1 s windows (see warmUntilSteady). */
 const WARM_UP_MIN_S = Number(process.env.BENCH_WARMUP_MIN_SECONDS ?? 8);
 const WARM_UP_MAX_S = Math.max(WARM_UP_MIN_S, Number(process.env.BENCH_WARMUP_MAX_SECONDS ?? 20));
 
@@ -76,15 +77,7 @@ async function benchDriver(driver: string, agent: http.Agent) {
     return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), meanMs, perSecond: round(times.length / elapsed, 0), count: times.length, errors, stages };
   };
 
-  async function warmUntilSteady(fn: string): Promise<number[]> {
-    const rates: number[] = [];
-    const until = performance.now() + WARM_UP_MAX_S * 1000;
-    while (performance.now() < until) {
-      rates.push((await measure(fn, 16, 1)).perSecond);
-      if (rates.length >= WARM_UP_MIN_S && rates.at(-1)! <= Math.max(...rates.slice(0, -1)) * 1.05) break;
-    }
-    return rates;
-  }
+  const warmUp16 = (fn: string) => warmUntilSteady(async () => (await measure(fn, 16, 1)).perSecond, WARM_UP_MIN_S, WARM_UP_MAX_S);
 
   try {
     await deployBenchFunctions(call);
@@ -96,7 +89,7 @@ async function benchDriver(driver: string, agent: http.Agent) {
     // full speed from its first second: the gateway's and the load generator's code being compiled
     // by V8's background threads on two busy cores. One second was not steady state, so: at
     // least WARM_UP_MIN_S 1 s windows, then on until one no longer beats the best before it by 5 %.
-    const warmUp = { hello: await warmUntilSteady('hello'), secrets: await warmUntilSteady('secrets') };
+    const warmUp = { hello: await warmUp16('hello'), secrets: await warmUp16('secrets') };
     process.stdout.write(`  warm-up at c16, 1 s windows until steady: hello ${warmUp.hello.join(', ')}/s; 2 secrets ${warmUp.secrets.join(', ')}/s\n`);
 
     if (SOAK_INVOCATIONS > 0) {

@@ -52,8 +52,6 @@ interface Sandbox {
   isolate: ivm.Isolate;
   boot: ivm.Script;
   scripts: Map<string, ivm.Script>;
-  /** True while an invocation holds it. */
-  busy: boolean;
   /** A fresh context with the bootstrap run, made when the isolate was pooled (every pooled one has it), for its next invocation. */
   spare?: Prepared;
 }
@@ -192,7 +190,7 @@ function createSandbox(key: string): Sandbox {
     },
   });
   // A synchronous compile is safe here: no user code has run in this isolate yet.
-  return { isolate, boot: isolate.compileScriptSync(BOOTSTRAP, { filename: BOOTSTRAP_FILENAME }), scripts: new Map(), busy: false };
+  return { isolate, boot: isolate.compileScriptSync(BOOTSTRAP, { filename: BOOTSTRAP_FILENAME }), scripts: new Map() };
 }
 
 function disposeSandbox(sb: Sandbox): void {
@@ -449,7 +447,6 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   inv.sb = sb;
   inv.admittedAt = performance.now();
   inv.cpu0 = cpuNs(sb);
-  sb.busy = true;
   let prepared: Prepared | undefined;
   let raw: Raw;
   try {
@@ -488,7 +485,6 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   if (healthy && inv.checkAfter) await postponeCheck(inv.checkAfter);
   // The answer is out; before the isolate serves anyone again, it must be idle.
   if (healthy) healthy = prepared !== undefined && await settle(sb);
-  sb.busy = false;
   sandboxes.release(inv.key, sb, healthy);
   if (inv.settle !== undefined) settling[inv.settle ? 'good' : 'bad']--;
   // The answer said how this isolate would end; if it ended otherwise (it failed the idle check, or

@@ -214,6 +214,13 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     defaultQuery: '# Put your API key in the Headers tab below, then explore the schema.\n{ __schema { queryType { fields { name } } } }\n',
   }));
 
+  /** This route answers with Responses of its own (yoga's, or the 413), sent as they are, without the headers the middleware set on the context. */
+  const answer = (c: import('hono').Context<AppEnv>, res: Response) => {
+    res.headers.set('X-Request-Id', c.get('requestId'));
+    res.headers.set('Cache-Control', 'no-store');
+    return res;
+  };
+
   const tooLarge = () => new Response(JSON.stringify({
     errors: [{ message: `request body is larger than the ${GRAPHQL_LIMITS.maxBodyBytes / 1024} KiB limit for GraphQL`, extensions: { code: 'payload_too_large' } }],
   }), { status: 413, headers: { 'content-type': 'application/json' } });
@@ -230,13 +237,9 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
   const serve = async (c: import('hono').Context<AppEnv>) => {
     const target = await deps.pipelines.graphqlTarget(actorOf(c), c.req.param('ws') ?? '');
     const body = isJsonPost(c.req.method, c.req.header('content-type')) ? await c.req.text() : undefined;
-    const res = await yoga.fetch(c.req.raw, { ...target, body });
-    // yoga's Response is sent as it is, without the headers the middleware set on the context.
-    res.headers.set('X-Request-Id', c.get('requestId'));
-    res.headers.set('Cache-Control', 'no-store');
-    return res;
+    return answer(c, await yoga.fetch(c.req.raw, { ...target, body }));
   };
-  routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: () => tooLarge() }), serve);
+  routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: (c) => answer(c, tooLarge()) }), serve);
   routes.get(GRAPHQL_PATH, serve);
   return { publicRoutes, routes };
 }

@@ -192,6 +192,7 @@ describe('pipelines over GraphQL', () => {
     const chunks = [JSON.stringify({ query: '{ maybe(flag: true) }' }).slice(0, -1), `, "x": "${'y'.repeat(70_000)}"}`];
     const chunked = await post(new ReadableStream({ pull(c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }));
     expect(chunked.status).toBe(413);
+    expect(chunked.headers.get('x-request-id')).toMatch(/^req_/);
     expect((await chunked.json()).errors[0].extensions.code).toBe('payload_too_large');
   });
 
