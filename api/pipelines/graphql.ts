@@ -175,7 +175,11 @@ const errorCodes: Plugin = {
 };
 
 export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger }) {
-  const yoga = createYoga<ServerContext>({
+  // Made at the first request, not here: @hono/node-server puts its own Request and Response on the
+  // global object when the server starts, after the app is built. yoga's Responses must be those
+  // (below), or node-server reads each one's body back through a web stream before sending it.
+  let yoga: ReturnType<typeof createYoga<ServerContext>> | undefined;
+  const yogaServer = () => yoga ??= createYoga<ServerContext>({
     schema: (ctx) => ctx.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: false,
@@ -187,9 +191,9 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
     // The route's bodyLimit (64 KiB, before yoga) bounds every body; yoga's own limit would re-read
     // the body as a stream, which jsonBodyParser has already read.
     maxRequestBodySize: false,
-    // The runtime's own fetch classes (those @hono/node-server installs), so that yoga's Response
-    // is one Hono sends as it is, without copying it into another.
-    fetchAPI: { Request, Response, Headers, ReadableStream, TextEncoder, TextDecoder, URL, URLSearchParams, Blob, FormData, File, fetch, crypto },
+    // The fetch classes on the global object now, @hono/node-server's once it serves (see above),
+    // so that yoga's Response is one node-server writes straight from the string it holds.
+    fetchAPI: { Request: globalThis.Request, Response: globalThis.Response, Headers, ReadableStream, TextEncoder, TextDecoder, URL, URLSearchParams, Blob, FormData, File, fetch, crypto },
     logging: {
       debug: () => {}, info: () => {},
       warn: (...args: unknown[]) => deps.logger.warn({ graphql: String(args[0]) }, 'graphql warning'),
@@ -237,7 +241,7 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
   const serve = async (c: import('hono').Context<AppEnv>) => {
     const target = await deps.pipelines.graphqlTarget(actorOf(c), c.req.param('ws') ?? '');
     const body = isJsonPost(c.req.method, c.req.header('content-type')) ? await c.req.text() : undefined;
-    return answer(c, await yoga.fetch(c.req.raw, { ...target, body }));
+    return answer(c, await yogaServer().fetch(c.req.raw, { ...target, body }));
   };
   routes.post(GRAPHQL_PATH, bodyLimit({ maxSize: GRAPHQL_LIMITS.maxBodyBytes, onError: (c) => answer(c, tooLarge()) }), serve);
   routes.get(GRAPHQL_PATH, serve);
