@@ -222,6 +222,19 @@ describe('pipelines over GraphQL', () => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('a query over GET and a POST whose URL has a query string run; a mutation over GET is refused', async () => {
+    const url = `${w.s.url}/v1/workspaces/${w.ws}/graphql`;
+    const headers = { authorization: `Bearer ${w.users.invoker.key}`, accept: 'application/json' };
+    const viaGet = await fetch(`${url}?${new URLSearchParams({ query: 'query($f: Boolean!) { maybe(flag: $f) }', variables: '{"f":true}' })}`, { headers });
+    expect(viaGet.status).toBe(200);
+    expect(await viaGet.json()).toEqual({ data: { maybe: 'ran' } });
+    const withSearch = await fetch(`${url}?trace=1`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ maybe(flag: false) }' }) });
+    expect(withSearch.status).toBe(200);
+    expect(await withSearch.json()).toEqual({ data: { maybe: 'skipped' } });
+    const mutationViaGet = await fetch(`${url}?${new URLSearchParams({ query: 'mutation { keyLength { length } }' })}`, { headers });
+    expect(mutationViaGet.status).toBe(405);
+  });
+
   it('GET serves GraphiQL from bundled assets, without any CDN', async () => {
     const page = await fetch(`${w.s.url}/v1/workspaces/${w.ws}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
