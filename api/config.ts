@@ -13,6 +13,7 @@ const envSchema = z.object({
   COFFER_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   COFFER_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   COFFER_WORKER_RECYCLE_INVOCATIONS: z.coerce.number().int().min(1).max(100_000_000).optional(),
+  COFFER_WORKER_NICE: z.coerce.number().int().min(0).max(19).optional(),
   COFFER_INVOCATION_RETENTION_HOURS: z.coerce.number().positive().default(24),
   COFFER_MAX_QUEUE: z.coerce.number().int().min(0).max(100_000).optional(),
   COFFER_WORKSPACE_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).optional(),
@@ -52,6 +53,8 @@ export interface Config {
   workers?: number;
   /** Invocations a worker serves before it is replaced (runtime default when absent). */
   workerRecycleInvocations?: number;
+  /** The sandbox workers' nice value (runtime default when absent). */
+  workerNice?: number;
   invocationRetentionMs: number;
   /** Invocations that may wait for a free worker before new ones answer 429 overloaded. */
   maxQueue?: number;
@@ -112,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.COFFER_LOG_LEVEL,
     workers: e.COFFER_WORKERS,
     workerRecycleInvocations: e.COFFER_WORKER_RECYCLE_INVOCATIONS,
+    workerNice: e.COFFER_WORKER_NICE,
     invocationRetentionMs: e.COFFER_INVOCATION_RETENTION_HOURS * 3600_000,
     maxQueue: e.COFFER_MAX_QUEUE,
     workspaceMaxInFlight: e.COFFER_WORKSPACE_MAX_IN_FLIGHT,

@@ -59,7 +59,7 @@ export async function startCoffer(config: Config, options: StartOptions = {}): P
     const keyring = await prepareDatabase(config, database, logger);
     // Workers are forked (process.execPath --no-node-snapshot) on the first deploy or invoke, not here.
     const runtime = startRuntimeOnFirstUse({
-      workers: config.workers ?? availableParallelism(), maxQueue: config.maxQueue, logger, recycleAfterInvocations: config.workerRecycleInvocations,
+      workers: config.workers ?? availableParallelism(), maxQueue: config.maxQueue, logger, recycleAfterInvocations: config.workerRecycleInvocations, workerNice: config.workerNice,
       workspaceMaxInFlight: config.workspaceMaxInFlight, workspaceMaxQueue: config.workspaceMaxQueue,
       maxSecretNamesPerInvocation: config.maxSecretsPerInvocation, maxDeniedReadsPerInvocation: config.maxDeniedReadsPerInvocation,
     });

@@ -25,6 +25,7 @@ const config = loadConfig({
   // The executor figures send webhooks far faster than the default per-workspace budget of 100/s.
   COFFER_WEBHOOK_RATE_LIMIT: '1000000', COFFER_JOB_POLL_MS: '200',
   ...(process.env.COFFER_WORKERS ? { COFFER_WORKERS: process.env.COFFER_WORKERS } : {}),
+  ...(process.env.COFFER_WORKER_NICE ? { COFFER_WORKER_NICE: process.env.COFFER_WORKER_NICE } : {}),
 });
 const driver = process.env.BENCH_DRIVER ?? 'pglite-disk';
 async function open(): Promise<(Database & { url?: string }) | undefined> {

@@ -25,6 +25,7 @@ import {
   GATEWAY_GRACE_MS, MIN_LIMITS, normalizeLimits, type FunctionLimits,
 } from './limits.ts';
 import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
+import { DEFAULT_WORKER_NICE } from './priority.ts';
 import { createSecretReads, type SecretReadCaps, type SecretReader, type SecretReads } from './secret-reads.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -52,6 +53,8 @@ export interface PoolOptions {
   maxSecretNamesPerInvocation?: number;
   /** Denied secret reads one invocation may make before it fails with secret_read_limit (default 5). */
   maxDeniedReadsPerInvocation?: number;
+  /** The nice value of worker processes, below the gateway's (default 10; 0 keeps the gateway's; see priority.ts). */
+  workerNice?: number;
   /** How often each worker's resident memory is read (default 250 ms). */
   rssPollMs?: number;
   logger?: { warn(o: object, msg: string): void; error(o: object, msg: string): void };
@@ -161,6 +164,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   const recycleAboveRss = (options.recycleAboveRssMb ?? 1024) * 1024 * 1024;
   const maxIsolates = Math.max(1, options.maxIsolatesPerWorker ?? 32);
   const isolateIdleMs = Math.max(1, options.isolateIdleMs ?? 60_000);
+  const workerNice = Math.min(19, Math.max(0, Math.floor(options.workerNice ?? DEFAULT_WORKER_NICE)));
   const wsMaxInFlight = Math.max(1, Math.floor(options.workspaceMaxInFlight ?? DEFAULT_WORKSPACE_IN_FLIGHT));
   const wsMaxQueue = Math.max(0, Math.floor(options.workspaceMaxQueue ?? DEFAULT_WORKSPACE_QUEUE));
   const caps: SecretReadCaps = {
@@ -227,6 +231,7 @@ export function createPool(options: PoolOptions = {}): Pool {
         // A worker never runs more than MAX_IN_FLIGHT invocations, so no workspace waits for an isolate there.
         COFFER_ISOLATES_PER_WORKSPACE: String(MAX_IN_FLIGHT),
         COFFER_ISOLATE_IDLE_MS: String(isolateIdleMs),
+        COFFER_WORKER_NICE: String(workerNice),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

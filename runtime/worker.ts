@@ -28,6 +28,7 @@ import ivm from 'isolated-vm';
 import { BOOTSTRAP, BOOTSTRAP_FILENAME, FUNCTION_FILENAME, READ_ONE, READ_REFUSED, SCRIPT_PREFIX, checkSecretRequest } from './bridge.ts';
 import { createIsolatePool } from './isolates.ts';
 import { createPipelineRuns } from './pipeline-worker.ts';
+import { DEFAULT_WORKER_NICE, lowerPriority } from './priority.ts';
 import {
   ISOLATE_CUT_MARGIN, ISOLATE_IDLE_CHECK_MS, MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_NAME_CHARS, MAX_ERROR_STACK_CHARS,
   MAX_LOG_BYTES, MAX_LOG_LINES, MAX_RESULT_BYTES, MAX_RESULT_DEPTH, MAX_SCRIPTS_PER_ISOLATE, MAX_SECRET_CALLS,
@@ -45,6 +46,8 @@ type Raw =
 
 const envNumber = (name: string, fallback: number) => Math.max(1, Number(process.env[name]) || fallback);
 const IDLE_MS = envNumber('COFFER_ISOLATE_IDLE_MS', 60_000);
+// Below the gateway (see priority.ts); before any isolate's thread starts, so they all inherit it.
+lowerPriority(Number(process.env.COFFER_WORKER_NICE ?? DEFAULT_WORKER_NICE));
 const MAX_SOURCES = 512;
 const LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
 

@@ -1,4 +1,6 @@
 // Functions that try to escape, starve or crash the sandbox. After each, a normal function must work.
+import fs from 'node:fs';
+import os from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, workerPids, type InvocationRequest, type Runtime } from '../../runtime/index.ts';
 import { MAX_IN_FLIGHT } from '../../runtime/pool.ts';
@@ -222,6 +224,31 @@ describe('escape attempts', () => {
 });
 
 describe('workers', () => {
+  it.runIf(process.platform === 'linux')('every thread of a worker, isolate threads included, runs below the gateway (nice 10 by default, or as configured)', async () => {
+    const niceOf = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+      try {
+        // Field 19 of stat, counted after the command name (which may hold spaces).
+        return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1').split(') ')[1].split(' ')[16]);
+      } catch {
+        return undefined; // a thread that ended meanwhile
+      }
+    }).filter((n) => n !== undefined);
+    await Promise.all([0, 1, 2, 3].map((n) => run(rt, HELLO, { workspaceId: `ws-nice-${n}` })));
+    const own = os.getPriority();
+    for (const pid of workerPids(rt)) {
+      const nices = niceOf(pid);
+      expect(nices.length).toBeGreaterThan(4);
+      expect(new Set(nices)).toEqual(new Set([Math.max(own, 10)]));
+    }
+    const asIs = createRuntime({ workers: 1, workerNice: 0 });
+    try {
+      await run(asIs, HELLO, { workspaceId: 'ws-nice-0' });
+      expect(new Set(niceOf(workerPids(asIs)[0]))).toEqual(new Set([own]));
+    } finally {
+      await asIs.close();
+    }
+  });
+
   it('a worker killed mid-invocation answers worker_crashed; the pool restarts it', async () => {
     const before = rt.stats().restarts;
     const pids = workerPids(rt);
