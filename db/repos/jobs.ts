@@ -1,7 +1,7 @@
 // Durable jobs and their attempts. A job is claimed with FOR UPDATE SKIP LOCKED and held under a
 // lease that its gateway renews; a job whose lease ran out (its gateway died) can be claimed again.
-import { and, asc, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
-import type { Db } from '../client.ts';
+import { and, asc, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
+import { executedRows, type Db } from '../client.ts';
 import { jobs, jobAttempts, type JobRow, type JobAttemptRow, type JobStatus } from '../schema.ts';
 
 export type { JobRow, JobAttemptRow, JobStatus };
@@ -24,36 +24,25 @@ export async function releaseDedupeKey(db: Db, id: string) {
   await db.update(jobs).set({ dedupeKey: null }).where(eq(jobs.id, id));
 }
 
+/** A `jobs` row as the database sends it (snake_case, driver values) -> JobRow, as drizzle maps its own results. */
+const jobColumns = Object.entries(getTableColumns(jobs));
+function jobFromRow(raw: Record<string, unknown>): JobRow {
+  return Object.fromEntries(jobColumns.map(([key, column]) => {
+    const value = raw[column.name];
+    return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+  })) as JobRow;
+}
+
 /**
  * Claims the next runnable job: pending and due, or running under an expired lease, in a
- * workspace that has fewer than `runningCap` live jobs. One statement, so a crash between the
- * select and the update cannot leave a job half-claimed.
+ * workspace that has fewer than `runningCap` live jobs. One statement (coffer_claim_job, migration
+ * 0007, whose plan the database keeps), so a crash between the select and the update cannot leave
+ * a job half-claimed.
  */
 export async function claimJob(db: Db, opts: { gateway: string; leaseMs: number; runningCap: number }): Promise<JobRow | undefined> {
-  const candidate = db.select({ id: jobs.id }).from(jobs)
-    .where(and(
-      or(
-        and(eq(jobs.status, 'pending'), lte(jobs.runAt, sql`now()`)),
-        // Never its own: a gateway whose renewals were late is still running the job.
-        and(eq(jobs.status, 'running'), lt(jobs.leaseUntil, sql`now()`), sql`${jobs.lockedBy} is distinct from ${opts.gateway}`),
-      ),
-      sql`(select count(*) from ${jobs} as live where live.workspace_id = ${jobs.workspaceId}
-            and live.status = 'running' and live.lease_until >= now()) < ${opts.runningCap}`,
-      // Event jobs run in commit order per executor: not before every earlier one has finished.
-      sql`(${jobs.eventSeq} is null or not exists (select 1 from ${jobs} as earlier where earlier.executor_id = ${jobs.executorId}
-            and earlier.event_seq < ${jobs.eventSeq} and earlier.status in ('pending', 'running')))`,
-    ))
-    .orderBy(asc(jobs.runAt))
-    .limit(1)
-    .for('update', { skipLocked: true });
-  const [row] = await db.update(jobs)
-    .set({
-      status: 'running', attempts: sql`${jobs.attempts} + 1`, lockedBy: opts.gateway,
-      leaseUntil: sql`now() + make_interval(secs => ${opts.leaseMs / 1000})`,
-    })
-    .where(inArray(jobs.id, candidate))
-    .returning();
-  return row;
+  const result = await db.execute(sql`select * from coffer_claim_job(${opts.gateway}, ${Math.round(opts.leaseMs)}, ${opts.runningCap})`);
+  const [row] = executedRows<Record<string, unknown>>(result);
+  return row ? jobFromRow(row) : undefined;
 }
 
 export async function renewLease(db: Db, id: string, gateway: string, leaseMs: number): Promise<boolean> {
