@@ -185,13 +185,11 @@ export function graphqlRoutes(deps: { pipelines: PipelineService; logger: Logger
   // a URLPattern on it, about a tenth of yoga's time in the gateway; a URL that ends in `/graphql`
   // (every POST without a query string) passes it with an `endsWith`. Anything else (GET with its
   // query) goes to the one with the pattern.
-  const yogas = new Map<string, ReturnType<typeof createYoga<ServerContext>>>();
-  const yogaServer = (url: string) => {
-    const endpoint = url.endsWith(PLAIN_ENDPOINT) ? PLAIN_ENDPOINT : GRAPHQL_PATH;
-    let yoga = yogas.get(endpoint);
-    if (!yoga) yogas.set(endpoint, (yoga = createYogaServer(endpoint)));
-    return yoga;
-  };
+  let plainYoga: ReturnType<typeof createYogaServer> | undefined;
+  let patternYoga: ReturnType<typeof createYogaServer> | undefined;
+  const yogaServer = (url: string) => url.endsWith(PLAIN_ENDPOINT)
+    ? (plainYoga ??= createYogaServer(PLAIN_ENDPOINT))
+    : (patternYoga ??= createYogaServer(GRAPHQL_PATH));
   const createYogaServer = (endpoint: string) => createYoga<ServerContext>({
     schema: (ctx) => ctx.schema,
     graphqlEndpoint: endpoint,
