@@ -28,9 +28,14 @@ export type InvocationFailureCode =
  */
 export interface InvocationTimings { queueMs: number; ipcMs: number; sandboxMs: number; secretReadsMs: number; redactionMs: number }
 
+/**
+ * How an invocation ended. `prefetchUsed`, when reads were prefetched: the indexes of those the
+ * function made, as its worker reported them; absent when the worker never answered (a crash, the
+ * gateway's watchdog, a cap), in which case any of them may have been made.
+ */
 export type InvocationOutcome =
-  | { ok: true; result: unknown; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings }
-  | { ok: false; code: InvocationFailureCode; message: string; stack?: string; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings };
+  | { ok: true; result: unknown; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings; prefetchUsed?: number[] }
+  | { ok: false; code: InvocationFailureCode; message: string; stack?: string; logs: LogLine[]; durationMs: number; cpuMs: number; timings?: InvocationTimings; prefetchUsed?: number[] };
 
 export type ValidateResult =
   | { ok: true }

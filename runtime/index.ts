@@ -17,11 +17,13 @@ import type { InvocationOutcome, PipelineOutcome, ValidateResult } from './error
 import type { FunctionLimits } from './limits.ts';
 import { createPool, type PipelineJob, type PoolOptions, type PoolStats } from './pool.ts';
 import type { SecretReader } from './secret-reads.ts';
+import type { PrefetchedValue } from './protocol.ts';
 
 export { compileFunction, type CompileResult } from './compile.ts';
 export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS, type FunctionLimits } from './limits.ts';
 export type { InvocationOutcome, InvocationTimings, LogLine, ValidateResult, InvocationFailureCode, PipelineOutcome, PipelineStepOutcome } from './errors.ts';
 export type { SecretReader } from './secret-reads.ts';
+export type { PrefetchedValue } from './protocol.ts';
 export { redactSecrets, createRedactor, redactJsonResult, REDACTED, MIN_REDACTED_LENGTH, type Redactor } from './redact.ts';
 
 export interface InvocationRequest {
@@ -37,6 +39,12 @@ export interface InvocationRequest {
   args: unknown;
   /** If false, secret values are redacted from the result too (logs and errors always are). */
   exposeSecrets: boolean;
+  /**
+   * Reads the caller has already decided, [vault, name, value or null]: the worker answers them
+   * without asking readSecret. The outcome's prefetchUsed says which the function made; the caller
+   * must record those before releasing anything.
+   */
+  prefetch?: PrefetchedValue[];
 }
 
 /** One pipeline run; the steps' scripts and limits are their functions' active versions. */
@@ -87,7 +95,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       }
       return pool.invoke({
         workspaceId: req.workspaceId, codeKey: req.codeKey, script: req.script, limits: req.limits, argsJson,
-        validateOnly: false, exposeSecrets: req.exposeSecrets, readSecret,
+        validateOnly: false, exposeSecrets: req.exposeSecrets, readSecret, prefetch: req.prefetch,
       });
     },
     async runPipeline(req, readerFor) {

@@ -24,7 +24,7 @@ import {
   DEFAULT_MAX_DENIED_READS, DEFAULT_MAX_SECRET_NAMES, DEFAULT_WORKSPACE_IN_FLIGHT, DEFAULT_WORKSPACE_QUEUE,
   GATEWAY_GRACE_MS, MIN_LIMITS, normalizeLimits, type FunctionLimits,
 } from './limits.ts';
-import type { FailureCode, FromWorker, ToWorker } from './protocol.ts';
+import type { FailureCode, FromWorker, PrefetchedValue, ToWorker } from './protocol.ts';
 import { DEFAULT_WORKER_NICE } from './priority.ts';
 import { createSecretReads, type SecretReadCaps, type SecretReader, type SecretReads } from './secret-reads.ts';
 
@@ -70,6 +70,8 @@ export interface Job {
   validateOnly: boolean;
   exposeSecrets: boolean;
   readSecret?: SecretReader;
+  /** Reads already decided by the caller, answered in the worker (see api/services/read-prefetch.ts). */
+  prefetch?: PrefetchedValue[];
   /** Set for a pipeline run (runPipeline): the fields above then only serve the queue and the watchdog. */
   pipe?: PipeState;
 }
@@ -424,6 +426,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     send(w, {
       t: 'run', i: p.i, w: p.workspaceId, k: p.codeKey, to: p.limits.timeoutMs, mb: p.limits.memoryMb, a: p.argsJson,
       ...(needScript ? { s: p.script } : {}), ...(p.validateOnly ? { v: true as const } : {}), ...(p.exposeSecrets ? { e: true as const } : {}),
+      ...(p.prefetch?.length && !p.validateOnly ? { pf: p.prefetch } : {}),
     });
   }
 
@@ -515,7 +518,7 @@ export function createPool(options: PoolOptions = {}): Pool {
       deadlineAt: Infinity,
       closed: false,
       running: false,
-      reads: job.readSecret ? createSecretReads(job.readSecret, caps) : undefined,
+      reads: job.readSecret ? createSecretReads(job.readSecret, caps, job.prefetch?.map(([vault, name]) => ({ vault, name }))) : undefined,
       answer(m) {
         if (p.closed) return;
         p.closed = true;
@@ -601,15 +604,17 @@ function toInvocationOutcome(m: DoneMessage | Failure, p: Pending): InvocationOu
   // Redacted by the worker already (and the result, unless exposeSecrets).
   const logs: LogLine[] = Array.isArray(m.l) ? m.l.map((l) => ({ level: l.level, message: String(l.message), at: l.at })) : [];
   const cpuMs = typeof m.c === 'number' ? m.c : 0;
+  // Indexes a worker reports are data: only those naming a prefetched read are kept.
+  const used = p.prefetch ? { prefetchUsed: Array.isArray(m.pu) ? [...new Set(m.pu)].filter((i) => Number.isSafeInteger(i) && i >= 0 && i < p.prefetch!.length) : [] } : {};
   if (m.ok) {
     try {
-      return { ok: true, result: JSON.parse(m.r), logs, durationMs, cpuMs, timings };
+      return { ok: true, result: JSON.parse(m.r), logs, durationMs, cpuMs, timings, ...used };
     } catch {
-      return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', logs, durationMs, cpuMs, timings };
+      return { ok: false, code: 'invalid_result', message: 'the result is not valid JSON', logs, durationMs, cpuMs, timings, ...used };
     }
   }
   return {
-    ok: false, code: asInvocationCode(m.code), message: String(m.m), logs, durationMs, cpuMs, timings,
+    ok: false, code: asInvocationCode(m.code), message: String(m.m), logs, durationMs, cpuMs, timings, ...used,
     ...(m.st ? { stack: String(m.st) } : {}),
   };
 }

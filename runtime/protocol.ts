@@ -12,9 +12,10 @@ export type ToWorker =
   /**
    * Run an invocation (`v` true: only evaluate the top level and check the default export is callable).
    * `a` is the args as JSON; without it the function is called with undefined. `e`: the result is
-   * not redacted (exposeSecrets); logs and errors always are.
+   * not redacted (exposeSecrets); logs and errors always are. `pf`: reads the gateway has already
+   * decided (see api/services/read-prefetch.ts), answered here without asking it again.
    */
-  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a?: string; v?: true; e?: true }
+  | { t: 'run'; i: number; w: string; k: string; s?: string; to: number; mb: number; a?: string; v?: true; e?: true; pf?: PrefetchedValue[] }
   /** The gateway has answered invocation `i` (a per-invocation cap): stop it and dispose its isolate. */
   | { t: 'abort'; i: number }
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
@@ -26,6 +27,9 @@ export type ToWorker =
    * per-invocation cap was reached (`m` says which) and invocation `j` must end with secret_read_limit.
    */
   | { t: 'psec'; i: number; j: number; r: number; s: 0 | 1 | 2 | 3; x?: (string | null)[]; m?: string };
+
+/** A read decided by the gateway before the run: [vault, name, value (null: no enabled version)]. */
+export type PrefetchedValue = [vault: string, name: string, value: string | null];
 
 /**
  * A pipeline run. `to`: the run's deadline (ms from receipt). `c`: `{args, caller}` as JSON. `x`:
@@ -60,7 +64,8 @@ export interface PipeStepDone {
  * Worker -> gateway. Texts in `done` are already redacted (the worker holds the values it passed in).
  * `tm` is where the worker's time went, in ms: [waiting for an isolate, waiting for secret answers,
  * redaction, everything from receiving the run to sending done]. `iso` (on ready, done, pdone and
- * iso) is the worker's isolates as they stand once the answer is out (see IsolateCounts).
+ * iso) is the worker's isolates as they stand once the answer is out (see IsolateCounts). `pu` (on
+ * done): the indexes in the run's `pf` of the prefetched reads the function made.
  */
 export type FromWorker =
   | { t: 'ready'; pid: number; iso?: IsolateCounts }
@@ -69,8 +74,8 @@ export type FromWorker =
   /** The worker does not hold the script for key `k`; the gateway resends the run with `s`. */
   | { t: 'miss'; i: number }
   | { t: 'sec'; i: number; r: number; v: string; n: string[] }
-  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts }
-  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts }
+  | { t: 'done'; i: number; ok: true; r: string; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts; pu?: number[] }
+  | { t: 'done'; i: number; ok: false; code: FailureCode; m: string; st?: string; line?: number; col?: number; l: LogLine[]; c: number; rss: number; tm?: WorkerTimes; iso?: IsolateCounts; pu?: number[] }
   /** A secret read by invocation `j` (numbered within the run) of step `p` of pipeline run `i`. */
   | { t: 'psec'; i: number; j: number; p: number; r: number; v: string; n: string[] }
   /**

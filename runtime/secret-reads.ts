@@ -24,8 +24,14 @@ export interface SecretReads {
 
 class CapReached extends Error {}
 
-export function createSecretReads(readSecret: SecretReader, caps: SecretReadCaps): SecretReads {
+/**
+ * `prefetched`: reads the worker may answer itself (values sent with the run). They count towards
+ * `maxNames` from the start, whether or not the function makes them: the cap bounds the distinct
+ * values an invocation can obtain.
+ */
+export function createSecretReads(readSecret: SecretReader, caps: SecretReadCaps, prefetched: { vault: string; name: string }[] = []): SecretReads {
   const memo = new Map<string, Promise<string | undefined>>();
+  const counted = new Set(prefetched.map((p) => `${p.vault}/${p.name}`));
   let denied = 0;
 
   // Concurrent identical reads share the one promise stored here before it settles.
@@ -51,10 +57,11 @@ export function createSecretReads(readSecret: SecretReader, caps: SecretReadCaps
   return {
     async read(vault, names) {
       const keys = names.map((n) => `${vault}/${n}`); // "/" cannot occur in a vault name
-      const fresh = new Set(keys.filter((k) => !memo.has(k))).size;
-      if (memo.size + fresh > caps.maxNames) {
+      const fresh = new Set(keys.filter((k) => !counted.has(k))).size;
+      if (counted.size + fresh > caps.maxNames) {
         return { status: 3, reason: `the function read more than ${caps.maxNames} distinct secrets` };
       }
+      for (const k of keys) counted.add(k);
       try {
         const found = await Promise.all(keys.map((k, i) => readOne(k, vault, names[i])));
         return { status: 0, values: found.map((v) => (v === undefined ? null : v)) };

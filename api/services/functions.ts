@@ -12,7 +12,7 @@ import * as fnRepo from '../../db/repos/functions.ts';
 import type { Workspace } from '../../db/schema.ts';
 import {
   compileFunction, createRuntime, DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS,
-  type FunctionLimits, type InvocationOutcome, type LogLine, type Runtime, type RuntimeOptions, type ValidateResult,
+  type FunctionLimits, type InvocationOutcome, type LogLine, type PrefetchedValue, type Runtime, type RuntimeOptions, type ValidateResult,
 } from '../../runtime/index.ts';
 import { CofferError, notFound } from '../errors.ts';
 import { isResourceName } from '../../domain/names.ts';
@@ -22,7 +22,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logger.ts';
 import { checkWorkspaceAccess, viaGroup, type WorkspaceService } from './workspaces.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { RuntimeReader, SecretService } from './secrets.ts';
+import type { PrefetchedRead, RuntimeReader, SecretService } from './secrets.ts';
+import { createReadPrefetch, type ExpectedRead } from './read-prefetch.ts';
 
 export const MAX_CODE_BYTES = 256 * 1024;
 export { DEFAULT_LIMITS, MAX_LIMITS, MIN_LIMITS };
@@ -61,6 +62,19 @@ export function createFunctionService(deps: {
   const executorTargets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findFunction>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
+  const readPrefetch = createReadPrefetch();
+
+  /** The reads the version made last time, decided now; those not allowed (or not decidable ahead) are left to the function's own read. */
+  async function prefetchReads(reader: RuntimeReader, codeKey: string): Promise<PrefetchedRead[]> {
+    const expected = readPrefetch.expected(codeKey);
+    if (!expected) return [];
+    const decided: PrefetchedRead[] = [];
+    for (const { vault, name } of expected) {
+      const read = await secrets.prefetchForFunction(reader, vault, name).catch(() => undefined);
+      if (read) decided.push(read);
+    }
+    return decided;
+  }
 
   async function findFunctionOr404(workspace: Workspace, name: string) {
     const fn = await fnRepo.findFunction(db, workspace.id, name);
@@ -107,12 +121,20 @@ export function createFunctionService(deps: {
         : who.via ? { invokerViaGroup: who.via.viaGroup, invokerViaGroupId: who.via.viaGroupId } : undefined,
     };
     const invokeStarted = performance.now();
-    const outcome = await runtime.invoke({
-      invocationId, workspaceId: workspace.id, codeKey: `${fn.id}:${version}:${active.codeHash}`, script: active.script,
+    const codeKey = `${fn.id}:${version}:${active.codeHash}`;
+    const prefetched = await prefetchReads(reader, codeKey);
+    let prefetchMs = performance.now() - invokeStarted;
+    /** The reads made through the gateway that were allowed, and (after the run) the prefetched ones made: learned for next time. */
+    const madeReads: ExpectedRead[] = [];
+    let outcome = await runtime.invoke({
+      invocationId, workspaceId: workspace.id, codeKey, script: active.script,
       limits: { timeoutMs: who.timeoutMs ?? active.timeoutMs, memoryMb: active.memoryMb }, args, exposeSecrets: active.exposeSecrets,
+      ...(prefetched.length > 0 ? { prefetch: prefetched.map((p): PrefetchedValue => [p.vault, p.name, p.value ?? null]) } : {}),
     }, async (vault, secretName) => {
       try {
-        return await secrets.readForFunction(reader, vault, secretName);
+        const value = await secrets.readForFunction(reader, vault, secretName);
+        madeReads.push({ vault, name: secretName });
+        return value;
       } catch (err) {
         if ((err as { code?: unknown })?.code !== 'access_denied') {
           logger.error({ invocationId, vault, secretName, err: { message: (err as Error)?.message, code: (err as { code?: unknown })?.code } }, 'a secret read from a function failed');
@@ -120,8 +142,27 @@ export function createFunctionService(deps: {
         throw err;
       }
     });
+    // Prefetched reads the function made are decided again and recorded with the others. Unknown
+    // which (the worker never answered): all of them, since any may have been made.
+    if (prefetched.length > 0) {
+      const confirmStarted = performance.now();
+      const used = outcome.prefetchUsed ?? prefetched.map((_, i) => i);
+      let revoked: string | undefined;
+      for (const i of used) {
+        const read = prefetched[i];
+        if (madeReads.some((r) => r.vault === read.vault && r.name === read.name)) continue; // recorded when made through the gateway
+        if (await secrets.confirmPrefetched(reader, read)) madeReads.push({ vault: read.vault, name: read.name });
+        else revoked ??= read.vault;
+      }
+      if (revoked !== undefined) {
+        outcome = { ok: false, code: 'function_error', message: `access denied to vault "${revoked}"`, logs: outcome.logs, durationMs: outcome.durationMs, cpuMs: outcome.cpuMs, timings: outcome.timings };
+      }
+      prefetchMs += performance.now() - confirmStarted;
+    }
+    if (outcome.prefetchUsed !== undefined || prefetched.length === 0) readPrefetch.learn(codeKey, madeReads);
     metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
-    if (outcome.timings) metrics?.invocationStages(outcome.timings);
+    // Deciding the prefetched reads, before and after the run, is this invocation's secret-read time too.
+    if (outcome.timings) metrics?.invocationStages(prefetched.length > 0 ? { ...outcome.timings, secretReadsMs: outcome.timings.secretReadsMs + prefetchMs } : outcome.timings);
     metrics?.invocation(outcome.ok ? 'ok' : outcome.code, who.executor ? 'executor' : 'direct');
     // Nothing the function produced leaves until every secret read it made is on the audit trail.
     // A read still in flight at the deadline writes its own row from here on.

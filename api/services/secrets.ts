@@ -46,6 +46,15 @@ export interface WebhookKeyReader {
   requestId: string;
 }
 
+/** A read decided ahead of the function's asking (prefetchForFunction); `value` undefined: no enabled version. */
+export interface PrefetchedRead {
+  vault: string;
+  name: string;
+  value: string | undefined;
+  version: number | null;
+  vaultId: string;
+}
+
 export class AccessDeniedError extends Error {
   readonly code = 'access_denied';
   constructor(vault: string) { super(`access denied to vault "${vault}"`); }
@@ -69,6 +78,41 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
   function openVersion(vaultId: string, name: string, v: { version: number; ciphertext: Buffer | null; wrappedKey: Buffer | null; masterKeyId: string | null }): string {
     if (!v.ciphertext || !v.wrappedKey || !v.masterKeyId) throw new CofferError('version_destroyed', `version ${v.version} was destroyed`);
     return open(keyring, { ciphertext: v.ciphertext, wrappedKey: v.wrappedKey, masterKeyId: v.masterKeyId }, secretAad(vaultId, name, v.version)).toString('utf8');
+  }
+
+  /** The workspace's access to one secret for one function, decided now (an expiring grant stops at its instant). */
+  async function decideRead(reader: RuntimeReader, vaultName: string, name: string) {
+    const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
+      () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
+    // A grant that does not cover this function or secret is, to the function, no grant at all.
+    const decision = decideFunctionRead(found?.role ? { role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt } : undefined,
+      { now: Date.now(), functionName: reader.functionName, secret: name });
+    return { found, decision };
+  }
+
+  function openFound(found: NonNullable<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>, name: string): string {
+    const hit = deps.accessCache ? opened.get(found) : undefined;
+    if (hit && performance.now() - hit.at < OPENED_VALUE_MAX_AGE_MS) return hit.value;
+    const value = openVersion(found.vaultId, name, { ...found, version: found.version! });
+    if (deps.accessCache) opened.set(found, { value, at: performance.now() });
+    return value;
+  }
+
+  const readBase = (reader: RuntimeReader, vault: string, secret: string) => ({
+    actorId: reader.principalId ?? null, actorKind: 'function', requestId: reader.requestId ?? null, action: 'secret.read',
+    vault, secret, workspaceId: reader.workspaceId, workspace: reader.workspaceName, function: reader.functionName, invocationId: reader.invocationId,
+  });
+  const deniedRow = (reader: RuntimeReader, vault: string, secret: string, vaultId: string | null, reason: string, extra?: object): AuditEntry => ({
+    ...readBase(reader, vault, secret), vaultId, outcome: 'denied',
+    detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...extra, reason },
+  });
+  const allowedRow = (reader: RuntimeReader, vault: string, secret: string, vaultId: string, version: number | null, missing: boolean, extra?: object): AuditEntry => ({
+    ...readBase(reader, vault, secret), vaultId, outcome: 'allowed', version,
+    detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...extra, ...(missing ? { missing: true } : {}) },
+  });
+  async function record(reader: RuntimeReader, entry: AuditEntry): Promise<void> {
+    if (reader.auditRows) reader.auditRows.push(entry);
+    else await audit.append(entry);
   }
 
   return {
@@ -172,40 +216,44 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
      * An unknown vault and a vault without a grant look the same to the function.
      */
     async readForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<string | undefined> {
-      const base = {
-        actorId: reader.principalId ?? null, actorKind: 'function', requestId: reader.requestId ?? null,
-        vault: vaultName, secret: name, workspaceId: reader.workspaceId, workspace: reader.workspaceName, function: reader.functionName,
-        invocationId: reader.invocationId,
-      };
-      const record = async (entry: AuditEntry): Promise<void> => {
-        if (reader.auditRows) reader.auditRows.push(entry);
-        else await audit.append(entry);
-      };
-      const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
-        () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
-      // Decided now, not when the memo was loaded: an expiring grant stops at its instant. A grant
-      // that does not cover this function or secret is, to the function, no grant at all.
-      const decision = decideFunctionRead(found?.role ? { role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt } : undefined,
-        { now: Date.now(), functionName: reader.functionName, secret: name });
+      const { found, decision } = await decideRead(reader, vaultName, name);
       if (!found || !decision.allowed) {
-        await record({ ...base, vaultId: found?.vaultId ?? null, action: 'secret.read', outcome: 'denied',
-          detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, reason: decision.allowed ? 'no_workspace_grant' : decision.reason } });
+        await record(reader, deniedRow(reader, vaultName, name, found?.vaultId ?? null, decision.allowed ? 'no_workspace_grant' : decision.reason));
         throw new AccessDeniedError(vaultName);
       }
-      let value: string | undefined;
-      if (found.version !== null) {
-        const hit = deps.accessCache ? opened.get(found) : undefined;
-        if (hit && performance.now() - hit.at < OPENED_VALUE_MAX_AGE_MS) value = hit.value;
-        else {
-          value = openVersion(found.vaultId, name, { ...found, version: found.version });
-          if (deps.accessCache) opened.set(found, { value, at: performance.now() });
-        }
-      }
-      await record({
-        ...base, vaultId: found.vaultId, action: 'secret.read', outcome: 'allowed', version: found.version,
-        detail: { functionVersion: reader.functionVersion, ...reader.auditDetail, ...(value === undefined ? { missing: true } : {}) },
-      });
+      const value = found.version === null ? undefined : openFound(found, name);
+      await record(reader, allowedRow(reader, vaultName, name, found.vaultId, found.version, value === undefined));
       return value;
+    },
+
+    /**
+     * A read decided before the function asks for it (see api/services/read-prefetch.ts): the same
+     * lookup and decision as readForFunction, and nothing recorded. Only where lookups are memoised
+     * (so that confirmPrefetched can tell cheaply whether anything changed) and only if allowed;
+     * undefined otherwise, and the function's read then comes here as usual.
+     */
+    async prefetchForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<PrefetchedRead | undefined> {
+      if (!deps.accessCache) return undefined;
+      const { found, decision } = await decideRead(reader, vaultName, name);
+      if (!found || !decision.allowed) return undefined;
+      const value = found.version === null ? undefined : openFound(found, name);
+      return { vault: vaultName, name, value, version: found.version, vaultId: found.vaultId };
+    },
+
+    /**
+     * The function read a prefetched value: the grant is decided again, now (a memo hit while no write
+     * has committed since the prefetch; the database otherwise), and the read is recorded like any
+     * other. False if access was revoked or expired in between: the row says denied, and the caller
+     * must withhold the invocation's output (the value has reached the function, nothing else has).
+     */
+    async confirmPrefetched(reader: RuntimeReader, read: PrefetchedRead): Promise<boolean> {
+      const { found, decision } = await decideRead(reader, read.vault, read.name);
+      if (!found || !decision.allowed) {
+        await record(reader, deniedRow(reader, read.vault, read.name, found?.vaultId ?? read.vaultId, decision.allowed ? 'no_workspace_grant' : decision.reason, { revokedDuringRun: true }));
+        return false;
+      }
+      await record(reader, allowedRow(reader, read.vault, read.name, read.vaultId, read.version, read.value === undefined));
+      return true;
     },
 
     /**

@@ -243,6 +243,47 @@ describe('secrets', () => {
 import { SECRETS } from './fixtures.ts';
 function SECRETS_NUM() { SECRETS.nums = { pin: '98765432' }; }
 
+describe('prefetched reads', () => {
+  const TWO = `export default async () => {
+    const a = await tailor.secretmanager.getSecret("default", "test-secret-1");
+    const b = await tailor.secretmanager.getSecrets("default", ["test-secret-2", "gone"]);
+    console.log("read", a, JSON.stringify(b));
+    return { a, b };
+  }`;
+  const PREFETCH: [string, string, string | null][] = [
+    ['default', 'test-secret-1', 'first-secret-value'], ['default', 'test-secret-2', 'second-secret-value'], ['default', 'gone', null],
+    ['default', 'unasked', 'a-value-never-asked-for'],
+  ];
+
+  it('are answered in the worker without asking the reader, reported by index, and redacted like any read', async () => {
+    const { outcome, reader } = await run(rt, TWO, { prefetch: PREFETCH });
+    expect(reader.calls).toEqual([]);
+    expect(outcome).toMatchObject({ ok: true, result: { a: '[REDACTED]', b: { 'test-secret-2': '[REDACTED]' } } });
+    expect(outcome.logs.map((l) => l.message)).toEqual(['read [REDACTED] {"test-secret-2":"[REDACTED]"}']);
+    expect(outcome.prefetchUsed?.sort()).toEqual([0, 1, 2]);
+  });
+
+  it('a call naming anything not prefetched goes to the reader whole; no prefetch, no prefetchUsed', async () => {
+    const { outcome, reader } = await run(rt, TWO, { prefetch: [PREFETCH[1], PREFETCH[2]], exposeSecrets: true });
+    expect(reader.calls.map((c) => c.name)).toEqual(['test-secret-1']);
+    expect(outcome).toMatchObject({ ok: true, result: { a: 'first-secret-value', b: { 'test-secret-2': 'second-secret-value' } }, prefetchUsed: [0, 1] });
+    expect((await run(rt, TWO)).outcome.prefetchUsed).toBeUndefined();
+    expect((await run(rt, HELLO, { prefetch: PREFETCH })).outcome).toMatchObject({ ok: true, prefetchUsed: [] });
+  });
+
+  it('count towards the distinct-name cap from the start', async () => {
+    const small = createRuntime({ workers: 1, maxSecretNamesPerInvocation: 2 });
+    try {
+      const { outcome } = await run(small, 'export default async () => tailor.secretmanager.getSecret("other", "weird.name")', { prefetch: PREFETCH.slice(0, 2) });
+      expect(outcome).toMatchObject({ ok: false, code: 'secret_read_limit' });
+      const within = await run(small, 'export default async () => tailor.secretmanager.getSecret("other", "weird.name")', { prefetch: PREFETCH.slice(0, 1) });
+      expect(within.outcome).toMatchObject({ ok: true });
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('validate', () => {
   const limits = { timeoutMs: 1000, memoryMb: 64 };
   it('accepts a callable default export', async () => {
