@@ -599,7 +599,8 @@ export function createPool(options: PoolOptions = {}): Pool {
 function toInvocationOutcome(m: DoneMessage | Failure, p: Pending): InvocationOutcome {
   const now = performance.now();
   const durationMs = now - p.startedAt;
-  if (m.t === 'fail') return { ok: false, code: asInvocationCode(m.code), message: m.m, logs: [], durationMs, cpuMs: 0 };
+  // Never sent to a worker (overloaded, closed): none of the prefetched reads can have been made.
+  if (m.t === 'fail') return { ok: false, code: asInvocationCode(m.code), message: m.m, logs: [], durationMs, cpuMs: 0, ...(p.prefetch && p.dispatchedAt === 0 ? { prefetchUsed: [] } : {}) };
   const timings = timingsOf(m.tm, p, now);
   // Redacted by the worker already (and the result, unless exposeSecrets).
   const logs: LogLine[] = Array.isArray(m.l) ? m.l.map((l) => ({ level: l.level, message: String(l.message), at: l.at })) : [];

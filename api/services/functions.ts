@@ -143,7 +143,7 @@ export function createFunctionService(deps: {
       }
     });
     // Prefetched reads the function made are decided again and recorded with the others. Unknown
-    // which (the worker never answered): all of them, since any may have been made.
+    // which (dispatched, and the worker never answered): all of them, since any may have been made.
     if (prefetched.length > 0) {
       const confirmStarted = performance.now();
       const used = outcome.prefetchUsed ?? prefetched.map((_, i) => i);
@@ -159,7 +159,9 @@ export function createFunctionService(deps: {
       }
       prefetchMs += performance.now() - confirmStarted;
     }
-    if (outcome.prefetchUsed !== undefined || prefetched.length === 0) readPrefetch.learn(codeKey, madeReads);
+    // Learned only from a run its worker answered (timings come with its answer): one refused at the
+    // door read nothing, and one cut short may have read only part.
+    if (outcome.timings && (outcome.ok || outcome.code === 'function_error')) readPrefetch.learn(codeKey, madeReads);
     metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
     // Deciding the prefetched reads, before and after the run, is this invocation's secret-read time too.
     if (outcome.timings) metrics?.invocationStages(prefetched.length > 0 ? { ...outcome.timings, secretReadsMs: outcome.timings.secretReadsMs + prefetchMs } : outcome.timings);
