@@ -28,14 +28,36 @@ export function bareLoop({ seconds, concurrency }: { seconds: number; concurrenc
   });
 }
 
-async function runChild(seconds: number, concurrency: number): Promise<BareLoopFigures> {
+/** A bare loop kept running in its child, to take windows of load in turn with the server's (see invoke.bench.ts). */
+export interface BareLoopServer {
+  /** One window at `concurrency` (warmed up at its first window of that concurrency): each call's time in ms, and the window's length. */
+  window(concurrency: number, seconds: number): Promise<{ times: number[]; elapsedS: number }>;
+  stop(): void;
+}
+
+export function startBareLoop(): BareLoopServer {
+  const child = fork(SELF, ['serve'], { execPath: process.execPath, execArgv: ['--no-node-snapshot'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let waiting: { resolve: (w: { times: number[]; elapsedS: number }) => void; reject: (e: Error) => void } | undefined;
+  child.on('message', (m) => { waiting?.resolve(m as { times: number[]; elapsedS: number }); waiting = undefined; });
+  child.on('exit', (code) => { waiting?.reject(new Error(`bare loop child exited with ${code}`)); waiting = undefined; });
+  return {
+    window(concurrency, seconds) {
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        child.send({ concurrency, seconds });
+      });
+    },
+    stop: () => { child.kill(); },
+  };
+}
+
+function createLoop() {
   const ivm = createRequire(import.meta.url)('isolated-vm') as typeof import('isolated-vm');
   const compiled = compileFunction(HELLO);
   if (!compiled.ok) throw new Error(compiled.message);
   const isolate = new ivm.Isolate({ memoryLimit: 128 });
-  const script = await isolate.compileScript(compiled.script);
-  const times: number[] = [];
-  const call = async () => {
+  const script = isolate.compileScriptSync(compiled.script);
+  const call = async (times: number[]) => {
     const t0 = performance.now();
     const context = await isolate.createContext();
     const factory = await script.run(context, { reference: true });
@@ -45,26 +67,46 @@ async function runChild(seconds: number, concurrency: number): Promise<BareLoopF
     fn.release(); factory.release(); context.release();
     times.push(performance.now() - t0);
   };
+  /** Calls at `concurrency` for `ms`: each call's time, and how long the window took (s). */
+  const window = async (concurrency: number, ms: number) => {
+    const times: number[] = [];
+    const started = performance.now();
+    const until = started + ms;
+    await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < until) await call(times); }));
+    return { times, elapsedS: (performance.now() - started) / 1000 };
+  };
   // Warm-up as the server's (invoke.bench.ts), at the figure's concurrency, in half-second windows
   // (one isolate warms sooner than the server's 16).
-  await warmUntilSteady(async () => {
-    times.length = 0;
-    const until = performance.now() + 500;
-    await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < until) await call(); }));
-    return times.length;
-  }, 3, 40);
-  times.length = 0;
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < end) await call(); }));
-  const elapsed = (performance.now() - started) / 1000;
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
-  isolate.dispose();
-  return { p50Ms: at(0.5), p99Ms: at(0.99), perSecond: times.length / elapsed };
+  const warmUp = (concurrency: number) => warmUntilSteady(async () => (await window(concurrency, 500)).times.length, 3, 40);
+  return { window, warmUp, dispose: () => isolate.dispose() };
 }
 
-if (process.argv[1] === SELF && process.argv[2] === 'child') {
+async function runChild(seconds: number, concurrency: number): Promise<BareLoopFigures> {
+  const loop = createLoop();
+  await loop.warmUp(concurrency);
+  const { times, elapsedS } = await loop.window(concurrency, seconds * 1000);
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  loop.dispose();
+  return { p50Ms: at(0.5), p99Ms: at(0.99), perSecond: times.length / elapsedS };
+}
+
+function serveWindows(): void {
+  const loop = createLoop();
+  const warm = new Set<number>();
+  process.on('message', async (m: { concurrency: number; seconds: number }) => {
+    if (!warm.has(m.concurrency)) {
+      await loop.warmUp(m.concurrency);
+      warm.add(m.concurrency);
+    }
+    process.send!(await loop.window(m.concurrency, m.seconds * 1000));
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.argv[1] === SELF && process.argv[2] === 'serve') {
+  serveWindows();
+} else if (process.argv[1] === SELF && process.argv[2] === 'child') {
   const figures = await runChild(Number(process.argv[3]), Number(process.argv[4]));
   process.send!(figures);
   process.disconnect();

@@ -15,7 +15,7 @@ import os from 'node:os';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { bareLoop, type BareLoopFigures } from './bare-loop.ts';
+import { startBareLoop, type BareLoopFigures, type BareLoopServer } from './bare-loop.ts';
 import { pipelineBench, pipelineLine } from './pipeline.ts';
 import { containmentBench, printContainment } from './containment.ts';
 import { executorBench, executorLines } from './executors.ts';
@@ -37,6 +37,14 @@ const INVOKE_ONLY = flags['invoke-only'] || process.env.BENCH_INVOKE_ONLY === '1
 const WARM_UP_MIN_S = Number(process.env.BENCH_WARMUP_MIN_SECONDS ?? 8);
 const WARM_UP_MAX_S = Math.max(WARM_UP_MIN_S, Number(process.env.BENCH_WARMUP_MAX_SECONDS ?? 20));
 
+/**
+ * Each figure's load is cut into windows of about this long, taken in turn with windows of the bare
+ * loop at the same concurrency (which goes first alternates), and its ratio to the bare loop is
+ * computed from those windows only: this machine's speed moves by tens of percent from one minute to
+ * the next, so two figures taken minutes apart said more about the minute than about Coffer.
+ */
+const SEGMENT_S = Number(process.env.BENCH_SEGMENT_SECONDS ?? 1);
+
 /** The targets of issue 18, printed beside the figures. */
 const TARGET = { helloP50Ms: 1.5, helloP99Ms: 5, secretsOverHelloMs: 0.5, helloC16OfBare: 0.6, secretsC16OfBare: 0.5, coldMs: 10 };
 
@@ -46,7 +54,7 @@ const quantile = (sorted: number[], q: number) => sorted.length === 0 ? NaN : so
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-async function benchDriver(driver: string, agent: http.Agent) {
+async function benchDriver(driver: string, agent: http.Agent, bare: BareLoopServer) {
   const server = await startServer({ BENCH_DRIVER: driver });
   const connect = client(agent, server.adminKey);
   const call = connect(new URL(server.url));
@@ -56,7 +64,8 @@ async function benchDriver(driver: string, agent: http.Agent) {
     return r.text;
   });
   const invoke = (fn: string) => call('POST', `/v1/workspaces/bench/functions/${fn}/invoke`, { args: { name: 'bench' } });
-  const measure = async (fn: string, concurrency: number, seconds = SECONDS): Promise<Figures> => {
+  /** One window of load on the server: each call's time, errors, the window's length and its stages. */
+  const load = async (fn: string, concurrency: number, seconds: number) => {
     const stop = await meter.start();
     const times: number[] = [];
     let errors = 0;
@@ -70,14 +79,46 @@ async function benchDriver(driver: string, agent: http.Agent) {
         if (r.status !== 200) errors++;
       }
     }));
-    const elapsed = (performance.now() - started) / 1000;
-    const stages = stageFigures(await stop(), times.length);
+    const elapsedS = (performance.now() - started) / 1000;
+    return { times, errors, elapsedS, stages: await stop() };
+  };
+  const figures = (times: number[], elapsedS: number) => {
     times.sort((a, b) => a - b);
+    return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), perSecond: round(times.length / elapsedS, 0) };
+  };
+  /** A figure, in windows taken in turn with the bare loop's at the same concurrency (see SEGMENT_S). */
+  const measure = async (fn: string, concurrency: number, seconds = SECONDS): Promise<Figures & { bare: BareLoopFigures; bareTimes: number[]; bareElapsedS: number }> => {
+    const segments = Math.max(1, Math.round(seconds / SEGMENT_S));
+    const times: number[] = [];
+    const bareTimes: number[] = [];
+    let errors = 0;
+    let elapsedS = 0;
+    let bareElapsedS = 0;
+    let stages: StageTotals = new Map();
+    for (let k = 0; k < segments; k++) {
+      const ours = async () => {
+        const w = await load(fn, concurrency, seconds / segments);
+        times.push(...w.times);
+        errors += w.errors;
+        elapsedS += w.elapsedS;
+        stages = add(stages, w.stages);
+      };
+      const theirs = async () => {
+        const w = await bare.window(concurrency, seconds / segments);
+        bareTimes.push(...w.times);
+        bareElapsedS += w.elapsedS;
+      };
+      if (k % 2 === 0) { await ours(); await theirs(); } else { await theirs(); await ours(); }
+    }
     const meanMs = round(times.reduce((a, b) => a + b, 0) / Math.max(1, times.length), 3);
-    return { p50Ms: round(quantile(times, 0.5)), p99Ms: round(quantile(times, 0.99)), meanMs, perSecond: round(times.length / elapsed, 0), count: times.length, errors, stages };
+    const count = times.length;
+    return {
+      ...figures(times, elapsedS), meanMs, count, errors, stages: stageFigures(stages, count),
+      bare: figures([...bareTimes], bareElapsedS), bareTimes, bareElapsedS,
+    };
   };
 
-  const warmUp16 = (fn: string) => warmUntilSteady(async () => (await measure(fn, 16, 1)).perSecond, WARM_UP_MIN_S, WARM_UP_MAX_S);
+  const warmUp16 = (fn: string) => warmUntilSteady(async () => { const w = await load(fn, 16, 1); return round(w.times.length / w.elapsedS, 0); }, WARM_UP_MIN_S, WARM_UP_MAX_S);
 
   try {
     await deployBenchFunctions(call);
@@ -91,6 +132,8 @@ async function benchDriver(driver: string, agent: http.Agent) {
     // least WARM_UP_MIN_S 1 s windows, then on until one no longer beats the best before it by 5 %.
     const warmUp = { hello: await warmUp16('hello'), secrets: await warmUp16('secrets') };
     process.stdout.write(`  warm-up at c16, 1 s windows until steady: hello ${warmUp.hello.join(', ')}/s; 2 secrets ${warmUp.secrets.join(', ')}/s\n`);
+    // The bare loop warms up at each concurrency at its first window of it: taken now, not inside a figure.
+    for (const c of [1, 16]) await bare.window(c, 0.1);
 
     if (SOAK_INVOCATIONS > 0) {
       process.stdout.write(`  soak: ${SOAK_INVOCATIONS} hello invocations at c16, RSS sampled every second\n`);
@@ -140,13 +183,14 @@ async function benchDriver(driver: string, agent: http.Agent) {
     })();
     const memory = memoryOf(server.pid) ?? null;
 
-    const bare1: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 1 });
-    const bare16: BareLoopFigures = await bareLoop({ seconds: SECONDS, concurrency: 16 });
+    // The bare loop's windows of both figures at a concurrency, for its own lines; each ratio is of its own figure's windows.
+    const bare1 = figures([...hello1.bareTimes, ...secrets1.bareTimes], hello1.bareElapsedS + secrets1.bareElapsedS);
+    const bare16 = figures([...hello16.bareTimes, ...secrets16.bareTimes], hello16.bareElapsedS + secrets16.bareElapsedS);
     const ratios = {
-      helloP50ToBare: round(hello1.p50Ms / bare1.p50Ms),
-      helloC1ThroughputOfBare: round(hello1.perSecond / bare1.perSecond, 3),
-      helloC16ThroughputOfBare: round(hello16.perSecond / bare16.perSecond, 3),
-      twoSecretsC16ThroughputOfBare: round(secrets16.perSecond / bare16.perSecond, 3),
+      helloP50ToBare: round(hello1.p50Ms / hello1.bare.p50Ms),
+      helloC1ThroughputOfBare: round(hello1.perSecond / hello1.bare.perSecond, 3),
+      helloC16ThroughputOfBare: round(hello16.perSecond / hello16.bare.perSecond, 3),
+      twoSecretsC16ThroughputOfBare: round(secrets16.perSecond / secrets16.bare.perSecond, 3),
       twoSecretsOverHelloP50Ms: round(secrets1.p50Ms - hello1.p50Ms),
     };
     const targets = {
@@ -174,13 +218,14 @@ async function benchDriver(driver: string, agent: http.Agent) {
         : `  ${'memory after the figures'.padEnd(26)} no /proc: not sampled`,
       line('bare isolated-vm, c1', bare1),
       line('bare isolated-vm, c16', bare16),
-      `  ratios: hello p50 ${ratios.helloP50ToBare}x bare; throughput c1 ${pct(ratios.helloC1ThroughputOfBare)} of bare, c16 ${pct(ratios.helloC16ThroughputOfBare)}; 2 secrets c16 ${pct(ratios.twoSecretsC16ThroughputOfBare)}`,
+      `  ratios (each of its figure's windows and the bare loop's ${round(SECONDS / Math.max(1, Math.round(SECONDS / SEGMENT_S)))} s windows taken in turn with them): hello p50 ${ratios.helloP50ToBare}x bare; throughput c1 ${pct(ratios.helloC1ThroughputOfBare)} of bare, c16 ${pct(ratios.helloC16ThroughputOfBare)}; 2 secrets c16 ${pct(ratios.twoSecretsC16ThroughputOfBare)}`,
       '',
     ].join('\n'));
 
+    const strip = ({ bareTimes: _t, bareElapsedS: _e, ...f }: Awaited<ReturnType<typeof measure>>) => f;
     const file = writeResults(driver, {
       driver, seconds: SECONDS, targets: TARGET, met: targets,
-      hello: { c1: hello1, c16: hello16 }, twoSecrets: { c1: secrets1, c16: secrets16 },
+      hello: { c1: strip(hello1), c16: strip(hello16) }, twoSecrets: { c1: strip(secrets1), c16: strip(secrets16) },
       coldFirstInvocation: coldFirst, bareLoop: { c1: bare1, c16: bare16 }, ratios, memory, warmUpPerSecond: warmUp, ...extras,
     });
     process.stdout.write(`  written to ${file}\n`);
@@ -192,7 +237,12 @@ async function benchDriver(driver: string, agent: http.Agent) {
 async function main() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   try {
-    for (const driver of DRIVERS) await benchDriver(driver, agent);
+    const bare = startBareLoop();
+    try {
+      for (const driver of DRIVERS) await benchDriver(driver, agent, bare);
+    } finally {
+      bare.stop();
+    }
     if (!INVOKE_ONLY && !SOAK_INVOCATIONS) {
       // Runtime only (no database): once per run, whatever the drivers.
       const containment = await containmentBench();
