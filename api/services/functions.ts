@@ -144,6 +144,7 @@ export function createFunctionService(deps: {
     });
     // Prefetched reads the function made are decided again and recorded with the others. Unknown
     // which (dispatched, and the worker never answered): all of them, since any may have been made.
+    let unconfirmed = false;
     if (prefetched.length > 0) {
       const confirmStarted = performance.now();
       const used = outcome.prefetchUsed ?? prefetched.map((_, i) => i);
@@ -151,7 +152,10 @@ export function createFunctionService(deps: {
       for (const i of used) {
         const read = prefetched[i];
         if (madeReads.some((r) => r.vault === read.vault && r.name === read.name)) continue; // recorded when made through the gateway
-        if (await secrets.confirmPrefetched(reader, read)) madeReads.push({ vault: read.vault, name: read.name });
+        // Undecidable now (the database is gone): the read cannot be audited, so the output is withheld below.
+        const allowed = await secrets.confirmPrefetched(reader, read).catch(() => undefined);
+        if (allowed === undefined) { unconfirmed = true; break; }
+        if (allowed) madeReads.push({ vault: read.vault, name: read.name });
         else revoked ??= read.vault;
       }
       if (revoked !== undefined) {
@@ -182,7 +186,7 @@ export function createFunctionService(deps: {
     }
     reader.auditRows = undefined;
     const auditStarted = performance.now();
-    const audited = auditRows.length === 0 || await audit.appendAll(auditRows).then(() => true, () => false);
+    const audited = !unconfirmed && (auditRows.length === 0 || await audit.appendAll(auditRows).then(() => true, () => false));
     metrics?.stage('audit_commit', (performance.now() - auditStarted) / 1000);
     if (!audited) {
       logger.error({ invocationId }, 'audit rows of an invocation could not be written; its output is withheld');
