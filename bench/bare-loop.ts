@@ -1,8 +1,9 @@
 // The baseline the runtime's throughput is compared with: the hello function run in a bare
 // isolated-vm loop (one isolate, the script compiled once, a fresh context per call, the argument
 // copied in, the promise awaited, the result copied out), with no IPC, bridge, limits or redaction.
-// Warmed up like the server before its figure is taken.
-// It runs in a forked child so that the bench's own process never loads isolated-vm.
+// Warmed up like the server before its figures are taken, at each concurrency.
+// It runs in a forked child, kept for the whole bench, so that the bench's own process never loads
+// isolated-vm; the bench asks it for windows of load in turn with its own (invoke.bench.ts).
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -13,20 +14,6 @@ export interface BareLoopFigures { p50Ms: number; p99Ms: number; perSecond: numb
 
 const HELLO = 'export default async (args) => ({ hello: args.name })';
 const SELF = fileURLToPath(import.meta.url);
-
-export function bareLoop({ seconds, concurrency }: { seconds: number; concurrency: number }): Promise<BareLoopFigures> {
-  return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['child', String(seconds), String(concurrency)], {
-      execPath: process.execPath,
-      execArgv: ['--no-node-snapshot'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    let figures: BareLoopFigures | undefined;
-    child.on('message', (m) => { figures = m as BareLoopFigures; });
-    child.on('error', reject);
-    child.on('exit', (code) => (figures ? resolve(figures) : reject(new Error(`bare loop child exited with ${code}`))));
-  });
-}
 
 /** A bare loop kept running in its child, to take windows of load in turn with the server's (see invoke.bench.ts). */
 export interface BareLoopServer {
@@ -78,17 +65,7 @@ function createLoop() {
   // Warm-up as the server's (invoke.bench.ts), at the figure's concurrency, in half-second windows
   // (one isolate warms sooner than the server's 16).
   const warmUp = (concurrency: number) => warmUntilSteady(async () => (await window(concurrency, 500)).times.length, 3, 40);
-  return { window, warmUp, dispose: () => isolate.dispose() };
-}
-
-async function runChild(seconds: number, concurrency: number): Promise<BareLoopFigures> {
-  const loop = createLoop();
-  await loop.warmUp(concurrency);
-  const { times, elapsedS } = await loop.window(concurrency, seconds * 1000);
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
-  loop.dispose();
-  return { p50Ms: at(0.5), p99Ms: at(0.99), perSecond: times.length / elapsedS };
+  return { window, warmUp };
 }
 
 function serveWindows(): void {
@@ -104,12 +81,4 @@ function serveWindows(): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-if (process.argv[1] === SELF && process.argv[2] === 'serve') {
-  serveWindows();
-} else if (process.argv[1] === SELF && process.argv[2] === 'child') {
-  const figures = await runChild(Number(process.argv[3]), Number(process.argv[4]));
-  process.send!(figures);
-  process.disconnect();
-} else if (process.argv[1] === SELF) {
-  console.log(await bareLoop({ seconds: Number(process.argv[2] ?? 3), concurrency: Number(process.argv[3] ?? 16) }));
-}
+if (process.argv[1] === SELF && process.argv[2] === 'serve') serveWindows();

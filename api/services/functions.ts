@@ -66,14 +66,9 @@ export function createFunctionService(deps: {
 
   /** The reads the version made last time, decided now; those not allowed (or not decidable ahead) are left to the function's own read. */
   async function prefetchReads(reader: RuntimeReader, codeKey: string): Promise<PrefetchedRead[]> {
-    const expected = readPrefetch.expected(codeKey);
-    if (!expected) return [];
-    const decided: PrefetchedRead[] = [];
-    for (const { vault, name } of expected) {
-      const read = await secrets.prefetchForFunction(reader, vault, name).catch(() => undefined);
-      if (read) decided.push(read);
-    }
-    return decided;
+    const expected = readPrefetch.expected(codeKey) ?? [];
+    const decided = await Promise.all(expected.map(({ vault, name }) => secrets.prefetchForFunction(reader, vault, name).catch(() => undefined)));
+    return decided.filter((read): read is PrefetchedRead => read !== undefined);
   }
 
   async function findFunctionOr404(workspace: Workspace, name: string) {

@@ -16,7 +16,7 @@ export interface ExpectedRead { vault: string; name: string }
 
 /** Reads prefetched per invocation, at most. */
 export const MAX_PREFETCHED_READS = 8;
-/** Function versions remembered, at most (the least recently learned go first). */
+/** Function versions remembered, at most (the least recently invoked go first). */
 const MAX_REMEMBERED = 2048;
 
 export interface ReadPrefetch {
@@ -36,8 +36,6 @@ export function createReadPrefetch(): ReadPrefetch {
         if (distinct.length >= MAX_PREFETCHED_READS) break;
         if (!distinct.some((d) => d.vault === r.vault && d.name === r.name)) distinct.push({ vault: r.vault, name: r.name });
       }
-      const known = learned.get(codeKey);
-      if (known && known.length === distinct.length && known.every((k, i) => k.vault === distinct[i].vault && k.name === distinct[i].name)) return;
       learned.delete(codeKey);
       if (distinct.length === 0) return;
       if (learned.size >= MAX_REMEMBERED) learned.delete(learned.keys().next().value!);

@@ -80,20 +80,29 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
     return open(keyring, { ciphertext: v.ciphertext, wrappedKey: v.wrappedKey, masterKeyId: v.masterKeyId }, secretAad(vaultId, name, v.version)).toString('utf8');
   }
 
-  /** The workspace's access to one secret for one function, decided now (an expiring grant stops at its instant). */
-  async function decideRead(reader: RuntimeReader, vaultName: string, name: string) {
+  /**
+   * The workspace's access to one secret for one function, decided now (an expiring grant stops at
+   * its instant): `denied` is the reason, absent when allowed. A grant that does not cover this
+   * function or secret is, to the function, no grant at all.
+   */
+  type FoundSecret = NonNullable<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>;
+  async function decideRead(reader: RuntimeReader, vaultName: string, name: string): Promise<
+    { found: FoundSecret; denied?: undefined } | { found: FoundSecret | undefined; denied: string }
+  > {
     const found = await functionReads.get(`${reader.workspaceId}\0${vaultName}\0${name}`,
       () => secretsRepo.findSecretForWorkspace(db, reader.workspaceId, vaultName, name));
-    // A grant that does not cover this function or secret is, to the function, no grant at all.
     const decision = decideFunctionRead(found?.role ? { role: found.role, functions: found.functions, secrets: found.secrets, expiresAt: found.expiresAt } : undefined,
       { now: Date.now(), functionName: reader.functionName, secret: name });
-    return { found, decision };
+    if (!decision.allowed) return { found, denied: decision.reason };
+    return found ? { found } : { found, denied: 'no_workspace_grant' };
   }
 
-  function openFound(found: NonNullable<Awaited<ReturnType<typeof secretsRepo.findSecretForWorkspace>>>, name: string): string {
+  /** The latest enabled version's value (undefined: none), kept beside its memoised row. */
+  function openFound(found: FoundSecret, name: string): string | undefined {
+    if (found.version === null) return undefined;
     const hit = deps.accessCache ? opened.get(found) : undefined;
     if (hit && performance.now() - hit.at < OPENED_VALUE_MAX_AGE_MS) return hit.value;
-    const value = openVersion(found.vaultId, name, { ...found, version: found.version! });
+    const value = openVersion(found.vaultId, name, { ...found, version: found.version });
     if (deps.accessCache) opened.set(found, { value, at: performance.now() });
     return value;
   }
@@ -216,12 +225,12 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
      * An unknown vault and a vault without a grant look the same to the function.
      */
     async readForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<string | undefined> {
-      const { found, decision } = await decideRead(reader, vaultName, name);
-      if (!found || !decision.allowed) {
-        await record(reader, deniedRow(reader, vaultName, name, found?.vaultId ?? null, decision.allowed ? 'no_workspace_grant' : decision.reason));
+      const { found, denied } = await decideRead(reader, vaultName, name);
+      if (denied !== undefined) {
+        await record(reader, deniedRow(reader, vaultName, name, found?.vaultId ?? null, denied));
         throw new AccessDeniedError(vaultName);
       }
-      const value = found.version === null ? undefined : openFound(found, name);
+      const value = openFound(found, name);
       await record(reader, allowedRow(reader, vaultName, name, found.vaultId, found.version, value === undefined));
       return value;
     },
@@ -234,10 +243,9 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
      */
     async prefetchForFunction(reader: RuntimeReader, vaultName: string, name: string): Promise<PrefetchedRead | undefined> {
       if (!deps.accessCache) return undefined;
-      const { found, decision } = await decideRead(reader, vaultName, name);
-      if (!found || !decision.allowed) return undefined;
-      const value = found.version === null ? undefined : openFound(found, name);
-      return { vault: vaultName, name, value, version: found.version, vaultId: found.vaultId };
+      const { found, denied } = await decideRead(reader, vaultName, name);
+      if (denied !== undefined) return undefined;
+      return { vault: vaultName, name, value: openFound(found, name), version: found.version, vaultId: found.vaultId };
     },
 
     /**
@@ -247,9 +255,9 @@ export function createSecretService(deps: { db: Db; audit: AuditLog; keyring: Ke
      * must withhold the invocation's output (the value has reached the function, nothing else has).
      */
     async confirmPrefetched(reader: RuntimeReader, read: PrefetchedRead): Promise<boolean> {
-      const { found, decision } = await decideRead(reader, read.vault, read.name);
-      if (!found || !decision.allowed) {
-        await record(reader, deniedRow(reader, read.vault, read.name, found?.vaultId ?? read.vaultId, decision.allowed ? 'no_workspace_grant' : decision.reason, { revokedDuringRun: true }));
+      const { found, denied } = await decideRead(reader, read.vault, read.name);
+      if (denied !== undefined) {
+        await record(reader, deniedRow(reader, read.vault, read.name, found?.vaultId ?? read.vaultId, denied, { revokedDuringRun: true }));
         return false;
       }
       await record(reader, allowedRow(reader, read.vault, read.name, read.vaultId, read.version, read.value === undefined));
