@@ -3,7 +3,8 @@
 // PGlite in memory, and PostgreSQL when DATABASE_URL is set. Per driver: deploys a hello function
 // and one reading two secrets, prints p50/p99 and invocations/s at concurrency 1 and 16, the cold
 // first invocation after a deploy, the ratios to the bare loop, and for each figure where the time
-// went (the server's coffer_stage_seconds histogram, scraped before and after the load: stages.ts);
+// went (the server's coffer_stage_seconds histogram, scraped before and after the load: stages.ts),
+// with the floors that bound the two-secret figure measured alone (floors.ts);
 // then the pipeline, executor and containment figures. Targets are printed beside the figures;
 // nothing fails on a timing. Each driver's run is written to bench/results/.
 //   npm run bench                          BENCH_SECONDS=5 npm run bench
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startBareLoop, type BareLoopFigures, type BareLoopServer } from './bare-loop.ts';
 import { pipelineBench, pipelineLine } from './pipeline.ts';
+import { floorsLine, measureFloors } from './floors.ts';
 import { containmentBench, printContainment } from './containment.ts';
 import { executorBench, executorLines } from './executors.ts';
 import { add, stageFigures, stageLine, stageMeter, type StageFigure, type StageTotals } from './stages.ts';
@@ -152,6 +154,8 @@ async function benchDriver(driver: string, agent: http.Agent, bare: BareLoopServ
     const hello16 = await measure('hello', 16);
     const secrets1 = await measure('secrets', 1);
     const secrets16 = await measure('secrets', 16);
+    // Measured alone (the server idle), beside the two-secret target they bound.
+    const floors = await measureFloors(driver);
 
     // The first invocation after each deploy; stages summed over the invocations only.
     const cold: number[] = [];
@@ -209,6 +213,7 @@ async function benchDriver(driver: string, agent: http.Agent, bare: BareLoopServ
       ...withStages('hello, c1', hello1, `p50 <= ${TARGET.helloP50Ms} ms, p99 <= ${TARGET.helloP99Ms} ms (${mark(targets.helloC1)})`),
       ...withStages('hello, c16', hello16, `>= ${pct(TARGET.helloC16OfBare)} of bare c16 (${pct(ratios.helloC16ThroughputOfBare)}: ${mark(targets.helloC16)})`),
       ...withStages('2 secrets, c1', secrets1, `p50 <= hello p50 + ${TARGET.secretsOverHelloMs} ms (+${ratios.twoSecretsOverHelloP50Ms} ms: ${mark(targets.twoSecretsC1)})`),
+      floorsLine(floors, TARGET.secretsOverHelloMs),
       ...withStages('2 secrets, c16', secrets16, `>= ${pct(TARGET.secretsC16OfBare)} of bare c16 (${pct(ratios.twoSecretsC16ThroughputOfBare)}: ${mark(targets.twoSecretsC16)})`),
       `  ${'cold (first after deploy)'.padEnd(26)} median ${coldFirst.medianMs} ms of ${cold.length} deploys   target: <= ${TARGET.coldMs} ms (${mark(targets.cold)})`,
       stageLine(coldFirst.stages, cold.length),
@@ -226,7 +231,7 @@ async function benchDriver(driver: string, agent: http.Agent, bare: BareLoopServ
     const file = writeResults(driver, {
       driver, seconds: SECONDS, targets: TARGET, met: targets,
       hello: { c1: strip(hello1), c16: strip(hello16) }, twoSecrets: { c1: strip(secrets1), c16: strip(secrets16) },
-      coldFirstInvocation: coldFirst, bareLoop: { c1: bare1, c16: bare16 }, ratios, memory, warmUpPerSecond: warmUp, ...extras,
+      coldFirstInvocation: coldFirst, bareLoop: { c1: bare1, c16: bare16 }, ratios, floors, memory, warmUpPerSecond: warmUp, ...extras,
     });
     process.stdout.write(`  written to ${file}\n`);
   } finally {
