@@ -54,6 +54,13 @@ export interface JobRunner {
   keepsRequest(job: jobsRepo.JobRow): Promise<boolean>;
 }
 
+/**
+ * Lets the event loop take in what has arrived (a webhook being accepted, any request) before a job's
+ * next statement: on PGlite the statements run on the gateway's thread, one after another, so a
+ * job's run of them had held up every request that came in meanwhile.
+ */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function createJobQueue(options: JobQueueOptions) {
   const { db, logger, concurrency, leaseMs, pollMs, runningCap } = options;
   const gateway = `gw_${crypto.randomBytes(6).toString('base64url')}`;
@@ -75,6 +82,7 @@ export function createJobQueue(options: JobQueueOptions) {
       do {
         again = false;
         while (!closed && active < concurrency) {
+          await nextTurn();
           const job = await jobsRepo.claimJob(db, { gateway, leaseMs, runningCap });
           if (!job) break;
           active++;
@@ -119,6 +127,7 @@ export function createJobQueue(options: JobQueueOptions) {
         }
         return;
       }
+      await nextTurn();
       await jobsRepo.startAttempt(db, { jobId: job.id, attempt, gateway });
       let result: AttemptResult;
       try {
@@ -129,6 +138,7 @@ export function createJobQueue(options: JobQueueOptions) {
         result = { ok: false, code, message: code === 'internal' ? 'internal error' : (err as Error).message, invocationId: (err as { details?: { invocationId?: string } }).details?.invocationId };
       }
       clearInterval(heartbeat);
+      await nextTurn();
       // The message may quote anything the function threw (redacted by the runtime); it must still fit a text column.
       const keepsRequest = async () => result.settings?.keepsRequest ?? runner!.keepsRequest(job);
       const errorMessage = result.ok ? null : storableText(result.message, MAX_ERROR_MESSAGE);
