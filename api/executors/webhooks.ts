@@ -175,6 +175,15 @@ async function readBody(req: Request, limit: number): Promise<Buffer> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   const tooLarge = () => new CofferError('payload_too_large', `the body is larger than this webhook's ${limit} byte limit`);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  // With a length declared (and within the limit), read in one go: on Node's server that is
+  // @hono/node-server's direct read of the request, where `req.body` first builds a WHATWG Request
+  // and a web stream over it (0.36-0.41 ms of an async webhook's accept). The size is checked again,
+  // for a Request that did not come from Node's server.
+  if (Number.isFinite(declared)) {
+    const whole = Buffer.from(await req.arrayBuffer());
+    if (whole.byteLength > limit) throw tooLarge();
+    return whole;
+  }
   if (!req.body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;

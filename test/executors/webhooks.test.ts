@@ -339,4 +339,18 @@ describe('body limits', () => {
     ok(await w.hook(big, { body: 'y'.repeat(2 * 1024 * 1024), headers: { 'content-type': 'text/plain' } }), 202);
     expect((await w.hook(big, { body: 'z'.repeat(3 * 1024 * 1024 + 1), headers: { 'content-type': 'text/plain' } })).status).toBe(413);
   });
+
+  it('counts a body sent without a length (chunked) as it arrives', async () => {
+    const path = ok(await w.putExecutor('lim-chunked', { trigger: { kind: 'webhook', maxBodyBytes: 64 * 1024 }, target: target('echo') }), 201).body.webhookUrlPath;
+    const chunked = (chunks: string[]) => fetch(w.s.url + path, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, duplex: 'half',
+      body: new ReadableStream({ start(c) { for (const chunk of chunks) c.enqueue(new TextEncoder().encode(chunk)); c.close(); } }),
+    } as RequestInit);
+    const within = await chunked(['{"n":', '42}']);
+    expect(within.status).toBe(202);
+    const job = await w.waitForJob((await within.json()).jobId);
+    expect(job).toMatchObject({ status: 'succeeded' });
+    const over = await chunked(Array.from({ length: 5 }, () => 'x'.repeat(16 * 1024)));
+    expect({ status: over.status, code: (await over.json()).error.code }).toEqual({ status: 413, code: 'payload_too_large' });
+  });
 });
