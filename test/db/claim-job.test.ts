@@ -1,7 +1,8 @@
-// The job claim (coffer_claim_job, migration 0007) on the real database of each driver: the row it
-// answers is the row drizzle reads (every column type mapped alike), and the rule is the queue's:
-// due pending jobs first by run_at, never a future one, a lease that ran out on another gateway but
-// not on this one, the per-workspace cap of live jobs, an executor's event jobs in commit order.
+// The job claim (coffer_claim_job, migrations 0007 and 0008) on the real database of each driver:
+// the row it answers is the row drizzle reads (every column type mapped alike), and the rule is the
+// queue's: a lease that ran out on another gateway (not on this one) first, then due pending jobs by
+// run_at, never a future one, the per-workspace cap of live jobs, an executor's event jobs in commit
+// order; the same over a backlog, where the claim walks the jobs in order instead of judging them all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
@@ -76,6 +77,32 @@ describe('claimJob', () => {
     expect(taken).toMatchObject({ id, attempts: 2, lockedBy: 'gw-b' });
     expect(await claimJob(database.db, { gateway: 'gw-b', ...LEASE })).toBeUndefined();
     await database.db.update(jobs).set({ status: 'succeeded' }).where(sql`id in (${id}, ${mine})`);
+  });
+
+  it('takes over a job whose lease ran out before a pending job due earlier', async () => {
+    const pending = await job({ runAt: new Date(Date.now() - 60_000) });
+    const lost = await job({ runAt: new Date(Date.now() - 1000) });
+    await database.db.update(jobs).set({ status: 'running', attempts: 1, lockedBy: 'gw-dead', leaseUntil: new Date(Date.now() - 1000) }).where(eq(jobs.id, lost));
+    expect((await claimJob(database.db, { gateway: 'gw-a', ...LEASE }))?.id).toBe(lost);
+    expect((await claimJob(database.db, { gateway: 'gw-a', ...LEASE }))?.id).toBe(pending);
+    await database.db.update(jobs).set({ status: 'succeeded' }).where(sql`id in (${pending}, ${lost})`);
+  });
+
+  it('over a backlog, walks past a workspace at its cap to the earliest job of another, then drains in order', async () => {
+    const backlog: string[] = [];
+    for (let i = 0; i < 300; i++) backlog.push(await job({ runAt: new Date(Date.now() - 600_000 + i * 1000) }));
+    const later = await job({ workspaceId: 'ws_other', executorId: 'ex_other', runAt: new Date(Date.now() - 1000) });
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push((await claimJob(database.db, { gateway: 'gw-a', ...LEASE }))?.id);
+    // Two of the backlog fill its workspace's cap of 2; the third claim reaches past the other 298.
+    expect(got).toEqual([backlog[0], backlog[1], later]);
+    const drained = got.slice(0, 2);
+    for (let round = 0; round < backlog.length / 2 - 1; round++) {
+      await database.db.update(jobs).set({ status: 'succeeded' }).where(sql`status = 'running' and workspace_id = 'ws_claim'`);
+      for (let k = 0; k < 2; k++) drained.push((await claimJob(database.db, { gateway: 'gw-a', ...LEASE }))?.id);
+    }
+    expect(drained).toEqual(backlog);
+    await database.db.update(jobs).set({ status: 'succeeded' }).where(sql`status in ('running', 'pending')`);
   });
 
   it('runs an executor\'s event jobs in commit order: not before every earlier one has finished', async () => {
