@@ -35,18 +35,21 @@ export const floorsLine = (f: Floors, targetMs: number) =>
   `  ${'floors (alone, this run)'.padEnd(26)} 2 host-answered reads +${f.twoReadsMs} ms; audit commit of 2 rows ${f.auditCommitMs} ms; ` +
   `${f.twoSecretsOverHelloMs} ms together, against the +${targetMs} ms over hello the target allows`;
 
-/** Median time of `op` in ms, after a warm-up. */
-async function median(op: () => Promise<unknown>, n: number): Promise<number> {
-  for (let i = 0; i < Math.min(500, n); i++) await op();
+/** The median of `n` timings `timed` answers (each the ms of the part it timed), after a warm-up. */
+async function median(timed: () => Promise<number>, n: number): Promise<number> {
+  for (let i = 0; i < Math.min(500, n / 10); i++) await timed();
   const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await op();
-    times.push(performance.now() - t0);
-  }
+  for (let i = 0; i < n; i++) times.push(await timed());
   times.sort((a, b) => a - b);
   return times[times.length >> 1];
 }
+
+/** `op` timed whole. */
+const whole = (op: () => Promise<unknown>) => async () => {
+  const t0 = performance.now();
+  await op();
+  return performance.now() - t0;
+};
 
 async function twoReadsMs(): Promise<number> {
   const ivm = createRequire(import.meta.url)('isolated-vm') as typeof import('isolated-vm');
@@ -77,14 +80,8 @@ async function twoReadsMs(): Promise<number> {
     context.release();
     return ms;
   };
-  const sample = async (op: number) => {
-    const times: number[] = [];
-    for (let i = 0; i < 300; i++) await call(op);
-    for (let i = 0; i < 3000; i++) times.push(await call(op));
-    return times.sort((a, b) => a - b)[times.length >> 1];
-  };
-  const none = await sample(0);
-  const two = await sample(2);
+  const none = await median(() => call(0), 3000);
+  const two = await median(() => call(2), 3000);
   isolate.dispose();
   return Math.max(0, two - none);
 }
@@ -106,7 +103,7 @@ async function auditCommitMs(driver: string): Promise<number> {
       vaultId: 'vlt_floors', vault: 'default', secret, version: 1, workspaceId: 'ws_floors', workspace: 'bench', function: 'secrets',
       invocationId: `inv_floors_${n++}`, detail: { functionVersion: 1 },
     });
-    return await median(() => audit.appendAll([row('test-secret-1'), row('test-secret-2')]), 2000);
+    return await median(whole(() => audit.appendAll([row('test-secret-1'), row('test-secret-2')])), 2000);
   } finally {
     await database.close();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });

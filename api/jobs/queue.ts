@@ -57,7 +57,9 @@ export interface JobRunner {
 /**
  * Lets the event loop take in what has arrived (a webhook being accepted, any request) before a job's
  * next statement: on PGlite the statements run on the gateway's thread, one after another, so a
- * job's run of them had held up every request that came in meanwhile.
+ * job's run of them had held up every request that came in meanwhile. Before each claim too, so a
+ * wake from an enqueue lets that request's answer (an async webhook's 202) out first; started at
+ * once, the claim and the job's first statements ran ahead of it and the 202 waited 2-3 ms.
  */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -179,17 +181,10 @@ export function createJobQueue(options: JobQueueOptions) {
       return out;
     },
 
-    /**
-     * Runs due jobs here and (on Postgres) on every other gateway, once this turn of the event loop
-     * is over: the request that enqueued gets its answer onto the socket first. Started at once, the
-     * claim and the job's first statements ran ahead of that answer (on PGlite, on this thread), and
-     * an async webhook's 202 waited 2-3 ms for them.
-     */
+    /** Runs due jobs here (from the next turn of the event loop: see nextTurn) and, on Postgres, on every other gateway. */
     wake() {
-      setImmediate(() => {
-        void pump();
-        options.notify?.(JOBS_CHANNEL).catch(() => {});
-      });
+      void pump();
+      options.notify?.(JOBS_CHANNEL).catch(() => {});
     },
 
     async start(r: JobRunner) {

@@ -62,11 +62,13 @@ export function createFunctionService(deps: {
   const executorTargets = createAccessCache<Awaited<ReturnType<typeof fnRepo.findFunction>>>(deps.accessCache);
   const scripts = new Map<string, ActiveScript>();
   const records = createInvocationRecords({ db, logger, retentionMs: invocationRetentionMs, audit });
-  const readPrefetch = createReadPrefetch();
+  // Reads are decided ahead only where grant lookups are memoised (secrets.prefetchForFunction):
+  // without that there is nothing to learn or to ask it on each invocation.
+  const readPrefetch = deps.accessCache ? createReadPrefetch() : undefined;
 
   /** The reads the version made last time, decided now; those not allowed (or not decidable ahead) are left to the function's own read. */
   async function prefetchReads(reader: RuntimeReader, codeKey: string): Promise<PrefetchedRead[]> {
-    const expected = readPrefetch.expected(codeKey) ?? [];
+    const expected = readPrefetch?.expected(codeKey) ?? [];
     const decided = await Promise.all(expected.map(({ vault, name }) => secrets.prefetchForFunction(reader, vault, name).catch(() => undefined)));
     return decided.filter((read): read is PrefetchedRead => read !== undefined);
   }
@@ -160,7 +162,7 @@ export function createFunctionService(deps: {
     }
     // Learned only from a run its worker answered (timings come with its answer): one refused at the
     // door read nothing, and one cut short may have read only part.
-    if (outcome.timings && (outcome.ok || outcome.code === 'function_error')) readPrefetch.learn(codeKey, madeReads);
+    if (outcome.timings && (outcome.ok || outcome.code === 'function_error')) readPrefetch?.learn(codeKey, madeReads);
     metrics?.stage('invoke', (performance.now() - invokeStarted) / 1000);
     // Deciding the prefetched reads, before and after the run, is this invocation's secret-read time too.
     if (outcome.timings) metrics?.invocationStages(prefetched.length > 0 ? { ...outcome.timings, secretReadsMs: outcome.timings.secretReadsMs + prefetchMs } : outcome.timings);

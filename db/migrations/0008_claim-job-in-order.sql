@@ -6,9 +6,20 @@
 -- (pending, or running under a lease that ran out), which no index orders; and estimates far from
 -- the table (PGlite has no autovacuum to analyze it), under which a bitmap scan and a sort look
 -- cheap. Now each status is its own query, walked in run_at order through jobs_claim_idx (status,
--- run_at) and stopping at the first job that passes, and the function tells the planner to prefer
+-- run_at) and stopping at the first job that may run, and the function tells the planner to prefer
 -- that walk. A job whose lease ran out on another gateway is taken over first (there are few, and
--- it is the older work); then the earliest due pending job that passes, as before.
+-- it is the older work); then the earliest due pending job that may run, as before.
+
+-- The rule both walks apply to a candidate: its workspace is below its cap of live jobs, and an
+-- event job waits for every earlier event job of its executor to finish.
+CREATE OR REPLACE FUNCTION coffer_job_may_run(j jobs, running_cap integer) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT (SELECT count(*) FROM jobs live WHERE live.workspace_id = j.workspace_id
+            AND live.status = 'running' AND live.lease_until >= now()) < running_cap
+     AND (j.event_seq IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier WHERE earlier.executor_id = j.executor_id
+            AND earlier.event_seq < j.event_seq AND earlier.status IN ('pending', 'running')))
+$$;
+--> statement-breakpoint
 CREATE OR REPLACE FUNCTION coffer_claim_job(claimant text, lease_ms integer, running_cap integer) RETURNS SETOF jobs
 LANGUAGE plpgsql
 SET enable_bitmapscan = off
@@ -19,21 +30,14 @@ DECLARE
 BEGIN
   SELECT j.id INTO picked FROM jobs j
   WHERE j.status = 'running' AND j.lease_until < now() AND j.locked_by IS DISTINCT FROM claimant
-    AND (SELECT count(*) FROM jobs live WHERE live.workspace_id = j.workspace_id
-          AND live.status = 'running' AND live.lease_until >= now()) < running_cap
-    AND (j.event_seq IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier WHERE earlier.executor_id = j.executor_id
-          AND earlier.event_seq < j.event_seq AND earlier.status IN ('pending', 'running')))
+    AND coffer_job_may_run(j, running_cap)
   ORDER BY j.run_at
   LIMIT 1
   FOR UPDATE SKIP LOCKED;
 
   IF picked IS NULL THEN
     SELECT j.id INTO picked FROM jobs j
-    WHERE j.status = 'pending' AND j.run_at <= now()
-      AND (SELECT count(*) FROM jobs live WHERE live.workspace_id = j.workspace_id
-            AND live.status = 'running' AND live.lease_until >= now()) < running_cap
-      AND (j.event_seq IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier WHERE earlier.executor_id = j.executor_id
-            AND earlier.event_seq < j.event_seq AND earlier.status IN ('pending', 'running')))
+    WHERE j.status = 'pending' AND j.run_at <= now() AND coffer_job_may_run(j, running_cap)
     ORDER BY j.run_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED;
