@@ -248,7 +248,7 @@ async function main() {
     } finally {
       bare.stop();
     }
-    if (!INVOKE_ONLY && !SOAK_INVOCATIONS) {
+    if (!INVOKE_ONLY && !SOAK_INVOCATIONS && process.env.BENCH_ONLY !== 'pipeline') {
       // Runtime only (no database): once per run, whatever the drivers.
       const containment = await containmentBench();
       printContainment(containment);

@@ -1,7 +1,7 @@
 // Everything a function can reach inside its isolate, and nothing else.
 //
-// A fresh context holds only the JavaScript built-ins. Per invocation, the BOOTSTRAP below is run
-// in that context before the user's code. It receives two host functions as arguments (never as
+// A fresh context holds only the JavaScript built-ins. Per context (one per invocation, or one per
+// pipeline run, whose invocations take it in turn), the BOOTSTRAP below is run in it before the user's code. It receives two host functions as arguments (never as
 // globals), as isolated-vm `Callback`s: synchronous, arguments and results copied, no host object
 // ever crosses. It keeps them in its closure and defines:
 //   tailor.secretmanager.getSecret(vault, name)    -> Promise<string | undefined>
@@ -66,7 +66,8 @@ export function checkSecretRequest(kind: number, vault: unknown, names: unknown)
 
 /**
  * Evaluates to `function (hostRead, hostLog) -> enter`. `enter(0, factory, argsJson, validateOnly)`
- * runs the function (with no argument at all when argsJson is undefined) and resolves to one encoded string (see decodeRun in worker.ts):
+ * starts an invocation afresh (reads open, read and log budgets whole), runs the function (with no
+ * argument at all when argsJson is undefined) and resolves to one encoded string (see decodeRun in worker.ts):
  *   'r' + result JSON | 'x' + why the result is not JSON | 'L' + JSON length (too large)
  *   'e' + name.length + ':' + message.length + ':' + name + message + stack    (thrown)
  *   'v' (validate: callable) | 'n' + typeof default export (not callable)
@@ -96,7 +97,7 @@ const MAX_READS = ${MAX_SECRET_CALLS};
   defineProperty(proto, "constructor", { value: FixedArrayBuffer, writable: true, enumerable: false, configurable: true });
   defineProperty(globalThis, "ArrayBuffer", { value: FixedArrayBuffer, writable: true, enumerable: false, configurable: true });
 }
-const pending = Object.create(null);
+let pending = Object.create(null);
 let nextId = 1, reads = 0, closed = false, logOpen = true;
 
 const cut = (s, n) => (s.length > n ? apply(slice, s, [0, n]) : s);
@@ -197,6 +198,10 @@ function serialize(value) {
 }
 
 async function run(factory, argsJson, validateOnly) {
+  // A pipeline run's invocations come one after another in one context: each starts afresh. A read
+  // an earlier one left unanswered stays so (the host drops answers for an invocation that ended).
+  pending = Object.create(null);
+  reads = 0; closed = false; logOpen = true;
   try {
     const args = argsJson === undefined ? undefined : jsonParse(argsJson);
     const fn = await factory();

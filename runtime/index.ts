@@ -10,7 +10,8 @@
 // Outcomes carry redacted texts: the worker redacts before anything leaves it.
 //
 // runPipeline() runs all steps of a pipeline run in one worker (pipeline-worker.ts): one round trip
-// for the run instead of one per step, each invocation still in a fresh context, each secret read
+// for the run instead of one per step, the run's invocations in one context of their own (made
+// once per run and memory size, dropped when it answers), each secret read
 // still coming back here to the reader of its step's invocation. It answers like invoke(): never
 // throws, `overloaded` / `worker_crashed` for the runtime's own troubles.
 import type { InvocationOutcome, PipelineOutcome, ValidateResult } from './errors.ts';

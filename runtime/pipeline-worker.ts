@@ -1,8 +1,10 @@
 // A pipeline run inside one worker: its steps in order, without a round trip through the gateway
 // between them. Each invocation (a step's function, once or once per forEach item, and each
-// evaluation of the expression module) is an ordinary invocation of worker.ts: a fresh context in
-// an isolate of its workspace, its own timeout (never past the run's deadline), its own redaction.
-// This file only sequences them and carries outputs from one step to the next.
+// evaluation of the expression module) is an ordinary invocation of worker.ts, with its own
+// timeout (never past the run's deadline) and its own redaction, in the run's context for its
+// memory size: the worker hands one context from each of the run's invocations to the next and
+// drops it when the run has answered (worker.ts, RunShare). This file only sequences them and
+// carries outputs from one step to the next.
 //
 // Secret reads still go to the gateway, one message per read naming the run's invocation and step,
 // so each read is grant-checked and audited with its step; expressions cannot read secrets at all
@@ -21,9 +23,11 @@ type StepFailure = { code: string; m: string; st?: string; j?: number };
 /** Below this much time left, no invocation is started. */
 const MIN_INVOCATION_MS = 10;
 
-export interface InvocationHost {
-  /** Starts an invocation; its messages go to `sink`, not to the gateway. Its isolate's idle check may wait for `runAnswered`. */
-  start(msg: RunMessage, sink: (m: FromWorker) => void, runAnswered: Promise<void>): void;
+export interface InvocationHost<R> {
+  /** A run's hold on its contexts, let go once `answered` resolves. */
+  openRun(answered: Promise<void>): R;
+  /** Starts an invocation of the run; its messages go to `sink`, not to the gateway. */
+  start(msg: RunMessage, sink: (m: FromWorker) => void, run: R): void;
   /** Settles a pending secret read of a started invocation. */
   answer(i: number, r: number, s: 0 | 1 | 2, x: (string | null)[] | undefined): void;
   /** Stops a started invocation without an answer (its isolate is disposed). */
@@ -36,8 +40,10 @@ export interface InvocationHost {
   isolates(): IsolateCounts;
 }
 
-interface Run {
+interface Run<R> {
   msg: PipeMessage;
+  /** The worker's hold on the run's contexts. */
+  contexts: R;
   deadline: number;
   closed: boolean;
   /** Every value read in the run. */
@@ -50,12 +56,12 @@ interface Run {
   cpu: number;
 }
 
-export function createPipelineRuns(host: InvocationHost) {
-  const runs = new Map<number, Run>();
+export function createPipelineRuns<R>(host: InvocationHost<R>) {
+  const runs = new Map<number, Run<R>>();
   let nextLocal = -1;
 
   /** One invocation; resolves to its done message, or to a failure the run imposed (a read cap). */
-  function invoke(run: Run, step: number, expression: boolean, spec: { k: string; s?: string; to: number; mb: number; e?: true }, argsJson: string): Promise<{ j: number; done: Done } | { j: number; failure: StepFailure }> {
+  function invoke(run: Run<R>, step: number, expression: boolean, spec: { k: string; s?: string; to: number; mb: number; e?: true }, argsJson: string): Promise<{ j: number; done: Done } | { j: number; failure: StepFailure }> {
     const j = run.nextJ++;
     const local = nextLocal--;
     if (nextLocal < -Number.MAX_SAFE_INTEGER + 1) nextLocal = -1;
@@ -83,11 +89,11 @@ export function createPipelineRuns(host: InvocationHost) {
         } else if (m.t === 'miss') {
           settle({ j, failure: { code: 'worker_crashed', m: 'the worker lost a step\'s script', j } });
         }
-      }, run.answered.promise);
+      }, run.contexts);
     });
   }
 
-  async function execute(run: Run): Promise<void> {
+  async function execute(run: Run<R>): Promise<void> {
     const { msg } = run;
     const base = JSON.parse(msg.c) as { args: unknown; caller: unknown };
     const outputs: Record<string, unknown> = {};
@@ -202,8 +208,9 @@ export function createPipelineRuns(host: InvocationHost) {
         spec.s ??= host.source(spec.k);
         if (spec.s === undefined) { host.send({ t: 'miss', i: msg.i }); return; }
       }
-      const run: Run = {
-        msg, deadline: Date.now() + msg.to, closed: false, values: new Set(), answered: Promise.withResolvers<void>(), live: new Map(), nextJ: 0, cpu: 0,
+      const answered = Promise.withResolvers<void>();
+      const run: Run<R> = {
+        msg, contexts: host.openRun(answered.promise), deadline: Date.now() + msg.to, closed: false, values: new Set(), answered, live: new Map(), nextJ: 0, cpu: 0,
       };
       runs.set(msg.i, run);
       execute(run).catch(() => {

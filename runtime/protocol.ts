@@ -20,7 +20,7 @@ export type ToWorker =
   | { t: 'abort'; i: number }
   /** The answer to a secret read: `s` 0 ok, 1 access denied, 2 failed; `x` values aligned with the names, null when missing. */
   | { t: 'sec'; i: number; r: number; s: 0 | 1 | 2; x?: (string | null)[] }
-  /** Run a whole pipeline in this worker (pipeline-worker.ts): its steps in order, each invocation in a fresh context. */
+  /** Run a whole pipeline in this worker (pipeline-worker.ts): its steps in order, in one context of the run's own. */
   | PipeMessage
   /**
    * The answer to a secret read of invocation `j` of pipeline run `i`, as in `sec`; `s` 3: a

@@ -4,14 +4,15 @@
 // (workspace, memoryMb) (see isolates.ts): an isolate never runs two workspaces' functions, and a
 // function that loops or runs out of memory loses only its own isolate while its workspace's other
 // invocations go on in theirs. Each deployed version's Script is compiled once per isolate; every
-// invocation gets a fresh context, so nothing a function leaves on its global reaches the next one.
+// invocation gets a fresh context, so nothing a function leaves on its global reaches the next one,
+// except that a pipeline run's invocations share one (see RunShare): they are one program's parts.
 // An isolate that ran out of time or memory is disposed, never reused.
 //
 // Nothing here waits on guest code: every isolated-vm call that can run user code is asynchronous
 // (a *Sync call would block this thread, and every other tenant's invocation on it, while the
 // isolate is busy), and an isolate is pooled again only if a call to its thread, made after the
 // answer, comes back within ISOLATE_IDLE_CHECK_MS, proving nothing the function left behind is still
-// running (a pipeline step's check waits for its run's answer; until then the isolate is held).
+// running (a pipeline run's isolate is checked once the run has answered; until then the run holds it).
 // The per-invocation setup (the bootstrap, evaluating the compiled script to its function) is
 // synchronous: it runs no guest code, on an isolate the invocation holds alone and that was proven
 // idle when it was pooled. The proof is the isolate's next context: after each answer, a fresh
@@ -61,8 +62,9 @@ interface Sandbox {
 
 /**
  * A fresh context and its bootstrap, not yet anyone's. Made ahead of time (see settle), it takes
- * the context's creation off the invocation's path; it still serves exactly one invocation, which
- * `slot` names once it takes it (the host callbacks answer nobody before that).
+ * the context's creation off the invocation's path; it serves one invocation, or one pipeline run's
+ * invocations in turn, and `slot` names the one it serves (the host callbacks answer nobody before
+ * the first takes it; an invocation that has ended is refused, its reads closed).
  */
 interface Prepared {
   context: ivm.Context;
@@ -104,8 +106,9 @@ interface Invocation {
   readWaitMs: number;
   /** Set when it answered holding an isolate: whether that isolate was expected back in the pool (see settling). */
   settle?: boolean;
-  /** A pipeline step's: its isolate's idle check waits for this, the run's answer (see postponeCheck). */
-  checkAfter?: Promise<void>;
+  /** A pipeline run's invocation: the run's contexts (see RunShare), and the one it took from them. */
+  share?: RunShare;
+  held?: Held;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -143,22 +146,51 @@ function reusable(inv: Invocation, sb: Sandbox, raw: Raw): boolean {
 }
 
 /**
- * Idle checks that pipeline runs put off (see run). Each starts when its run has answered, or all
- * at once when an invocation finds no isolate free for it, so a run never waits on isolates it
- * holds itself (a forEach longer than its workspace's isolates).
+ * A pipeline run's contexts (see pipeline-worker.ts). A run's invocations come one after another,
+ * and each hands its context, with the isolate it lives in, to the run's next invocation of the same
+ * isolate key instead of giving it back: a run's steps share one global object (per memory size),
+ * as the modules of one program do, while each invocation still evaluates its function afresh (its
+ * own module scope) and has its own reads, logs, caps and timeout. Only once the run has answered is
+ * the context dropped and the isolate checked and pooled (see settle), so no other run, and no other
+ * invocation, ever meets it. A context costs its isolate's thread about 0.15 ms to make (V8
+ * deserializing a native context), more than the call into it: made once per step, it was most of
+ * what a step cost.
  */
-const postponedChecks = new Set<() => void>();
-
-function postponeCheck(until: Promise<void>): Promise<void> {
-  return new Promise((go) => {
-    const start = () => { if (postponedChecks.delete(start)) go(); };
-    postponedChecks.add(start);
-    void until.then(start);
-  });
+interface RunShare {
+  /** The run has answered: nothing more is held for it. */
+  closed: boolean;
+  held: Map<string, Held>;
 }
 
-function startPostponedChecks(): void {
-  for (const start of [...postponedChecks]) start();
+/** A context a run holds, and its isolate; `busy` while one of the run's invocations runs in it. */
+interface Held { sb: Sandbox; prepared: Prepared; busy: boolean }
+
+const openRuns = new Set<RunShare>();
+
+function openRun(answered: Promise<void>): RunShare {
+  const share: RunShare = { closed: false, held: new Map() };
+  openRuns.add(share);
+  void answered.then(() => {
+    share.closed = true;
+    openRuns.delete(share);
+    for (const [key, held] of share.held) if (!held.busy) dropHeld(share, key, held);
+  });
+  return share;
+}
+
+/** A held context goes, and its isolate is checked and pooled. Counted as expected back (its last answer said so). */
+function dropHeld(share: RunShare, key: string, held: Held): void {
+  share.held.delete(key);
+  releaseContext(held.prepared);
+  void giveBack(key, held.sb, !held.sb.isolate.isDisposed, true);
+}
+
+/**
+ * When an invocation finds no isolate free, every context runs hold and are not using goes: no run
+ * waits on isolates held by itself or by runs that wait in turn.
+ */
+function dropIdleHeld(): void {
+  for (const share of openRuns) for (const [key, held] of share.held) if (!held.busy) dropHeld(share, key, held);
 }
 
 const sources = new Map<string, string>();
@@ -221,7 +253,7 @@ function cpuNs(sb: Sandbox): bigint {
   try { return sb.isolate.cpuTime; } catch { return 0n; }
 }
 
-function receive(msg: RunMessage, out: (m: FromWorker) => void = send, checkAfter?: Promise<void>): void {
+function receive(msg: RunMessage, out: (m: FromWorker) => void = send, share?: RunShare): void {
   const source = msg.s ?? sources.get(msg.k);
   if (source === undefined) { out({ t: 'miss', i: msg.i }); return; }
   if (msg.s !== undefined && !msg.v) {
@@ -232,7 +264,7 @@ function receive(msg: RunMessage, out: (m: FromWorker) => void = send, checkAfte
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
     answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), used: new Set(), out,
-    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0, checkAfter,
+    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0, share,
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
@@ -250,21 +282,37 @@ function receive(msg: RunMessage, out: (m: FromWorker) => void = send, checkAfte
 function admit(): void {
   for (let n = 0; n < waiting.length; n++) {
     const inv = waiting[n];
-    let sb: Sandbox | undefined;
-    try {
-      sb = sandboxes.acquire(inv.key);
-    } catch {
-      waiting.splice(n--, 1);
-      finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox', mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
-      continue;
-    }
+    let sb = takeHeld(inv)?.sb;
     if (!sb) {
-      startPostponedChecks();
-      continue;
+      try {
+        sb = sandboxes.acquire(inv.key);
+      } catch {
+        waiting.splice(n--, 1);
+        finish(inv, { ok: false, code: 'worker_crashed', m: 'the worker could not create a sandbox', mMax: MAX_ERROR_MESSAGE_CHARS, fixed: true });
+        continue;
+      }
+      if (!sb) {
+        dropIdleHeld();
+        continue;
+      }
     }
     waiting.splice(n--, 1);
     void run(inv, sb);
   }
+}
+
+/** The context the invocation's run holds for its key, if free and alive: taken for it. */
+function takeHeld(inv: Invocation): Held | undefined {
+  const held = inv.share?.held.get(inv.key);
+  if (!held || held.busy) return undefined;
+  if (held.sb.isolate.isDisposed) {
+    dropHeld(inv.share!, inv.key, held);
+    return undefined;
+  }
+  held.busy = true;
+  settling.good--; // counted as idle when its last invocation answered; running again now
+  inv.held = held;
+  return held;
 }
 
 function finish(inv: Invocation, raw: Raw): void {
@@ -482,12 +530,16 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   inv.admittedAt = performance.now();
   inv.cpu0 = cpuNs(sb);
   let prepared: Prepared | undefined;
+  let factory: ivm.Reference | undefined;
   let raw: Raw;
   try {
-    prepared = sb.spare ?? prepare(sb);
-    sb.spare = undefined;
+    if (inv.held) prepared = inv.held.prepared;
+    else {
+      prepared = sb.spare ?? prepare(sb);
+      sb.spare = undefined;
+    }
     prepared.slot.inv = inv;
-    const { context, refs, enter } = prepared;
+    const { context, enter } = prepared;
     inv.enter = enter;
     const script = msg.v
       ? await sb.isolate.compileScript(inv.source, { filename: FUNCTION_FILENAME })
@@ -495,8 +547,7 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     // Synchronous, like the bootstrap: a script made by compileFunction evaluates to its function
     // and runs nothing of the user's (the user's code only runs inside enter, below, asynchronously);
     // the timeout still bounds anything else. An async call would cost a hop to the isolate's thread.
-    const factory = script.runSync(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
-    refs.push(factory);
+    factory = script.runSync(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
     if (msg.v) script.release();
     const out = await enter.apply(undefined, [0, factory.derefInto(), msg.a, msg.v === true], {
       timeout: Math.max(1, inv.deadline - Date.now()),
@@ -508,22 +559,31 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   }
   inv.closed = true;
   finish(inv, raw);
-  if (prepared) releaseContext(prepared);
+  try { factory?.release(); } catch { /* isolate gone */ }
   // As the answer said (finish, or the timeout before it); an invocation aborted unanswered is judged now.
-  let healthy = inv.settle ?? reusable(inv, sb, raw);
-  // A pipeline step's isolate is checked once its run has answered: made now, the check's context
-  // (on the isolate's thread) and bootstrap (on this one) would compete with the run's next step,
-  // which runs meanwhile in another warm isolate. Measured inside the worker, a 3-step run of
-  // trivial steps: 0.8 ms per step checked at once, 0.4 ms put off. The isolate stays out of the
-  // pool until then, and the check itself is the same.
-  if (healthy && inv.checkAfter) await postponeCheck(inv.checkAfter);
-  // The answer is out; before the isolate serves anyone again, it must be idle.
-  if (healthy) healthy = prepared !== undefined && await settle(sb);
-  sandboxes.release(inv.key, sb, healthy);
-  if (inv.settle !== undefined) settling[inv.settle ? 'good' : 'bad']--;
-  // The answer said how this isolate would end; if it ended otherwise (it failed the idle check, or
-  // the invocation was aborted and sent no answer), the gateway is told.
-  if (inv.settle !== healthy) reportIsolates();
+  const healthy = (inv.settle ?? reusable(inv, sb, raw)) && prepared !== undefined;
+  const share = inv.share;
+  if (healthy && share && !share.closed && (inv.held || !share.held.has(inv.key))) {
+    // Kept for the run's next invocation of this key (see RunShare); still counted as expected back.
+    if (inv.held) inv.held.busy = false;
+    else share.held.set(inv.key, { sb, prepared: prepared!, busy: false });
+    return;
+  }
+  if (inv.held) share!.held.delete(inv.key);
+  if (prepared) releaseContext(prepared);
+  await giveBack(inv.key, sb, healthy, inv.settle);
+}
+
+/**
+ * An isolate whose invocation has answered: pooled again if healthy and, the answer being out,
+ * idle (see settle), disposed otherwise. `expected` is what the answer said of it (see settling).
+ */
+async function giveBack(key: string, sb: Sandbox, healthy: boolean, expected: boolean | undefined): Promise<void> {
+  const idle = healthy && await settle(sb);
+  sandboxes.release(key, sb, idle);
+  if (expected !== undefined) settling[expected ? 'good' : 'bad']--;
+  // If it ended otherwise (it failed the idle check, or the invocation was aborted and sent no answer), the gateway is told.
+  if (expected !== idle) reportIsolates();
   admit();
 }
 
@@ -642,9 +702,10 @@ function answerRead(inv: Invocation, id: number, status: number, values: unknown
   try { inv.enter.applyIgnored(undefined, [1, id, status, values], { arguments: { copy: true } }); } catch { /* isolate gone */ }
 }
 
-// A pipeline run's invocations go through receive() like any other (a fresh context each), under
-// numbers of their own below zero, so they never meet the gateway's.
-const pipelines = createPipelineRuns({
+// A pipeline run's invocations go through receive() like any other, under numbers of their own
+// below zero, so they never meet the gateway's, and with their run's contexts (see RunShare).
+const pipelines = createPipelineRuns<RunShare>({
+  openRun,
   start: receive,
   answer: (i, r, s, x) => onSecretAnswer({ t: 'sec', i, r, s, x }),
   abort,

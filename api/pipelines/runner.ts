@@ -1,6 +1,6 @@
 // What happens when a pipeline field resolves: the whole run goes to one sandbox worker
 // (runtime.runPipeline), which runs the steps in order, each invocation of a step's function (its
-// active version) in a fresh context under its own timeout, cut to what is left of the run's
+// active version) in the run's own context under its own timeout, cut to what is left of the run's
 // deadline; `if`/`forEach`/`input` and `result` are evaluated there too (expressions.ts), never
 // here. Every secret read comes back here, one at a time, to a reader made for its step's
 // invocation: grant-checked and audited with the pipeline, version, step and run id. The audit

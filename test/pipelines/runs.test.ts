@@ -1,4 +1,4 @@
-// A pipeline run in one worker (runtime.runPipeline): every step still in a fresh context, per-step
+// A pipeline run in one worker (runtime.runPipeline): the run's steps in one context of their own, per-step
 // timeouts and the run's deadline, redaction over the whole run, expressions without secrets, the
 // per-invocation read caps, the run's events for event executors, the reads of a caller who is an
 // invoker through a group, and concurrent deploys of one pipeline. Real server, real workers, a
@@ -15,6 +15,7 @@ const KEY = `sk_run_${crypto.randomBytes(8).toString('hex')}`;
 const FUNCTIONS = {
   leave: 'export default async () => { globalThis.left = "behind"; return { set: true }; }',
   look: 'export default async () => ({ seen: typeof globalThis.left })',
+  flood: 'export default async () => { for (let i = 0; i < 1100; i++) console.log("line " + i); return 1; }',
   spin: 'export default async () => { for (;;) {} }',
   busy: 'export default async () => { const end = Date.now() + 300; while (Date.now() < end) {} return 1; }',
   'log-args': 'export default async ({ args }) => { console.log("told " + args.told); return 1; }',
@@ -63,8 +64,18 @@ beforeAll(async () => {
   await w.grant();
   ok(await w.s.request('POST', '/v1/vaults', { body: { name: 'unreadable' } }), 201);
   for (const [name, code] of Object.entries(FUNCTIONS)) await deployed(w, name, code);
+  // One isolate key (16 MB) for a run that loses its context to a memory bomb half way.
+  await deployed(w, 'leave-16', FUNCTIONS.leave, { memoryMb: 16 });
+  await deployed(w, 'look-16', FUNCTIONS.look, { memoryMb: 16 });
+  await deployed(w, 'hog-16', 'export default async () => { const kept = []; for (;;) kept.push(new Array(100000).fill(1)); }', { memoryMb: 16 });
   const pipelines: Record<string, unknown> = {
-    fresh: { operation: 'query', returns: 'String', steps: [{ name: 'a', function: 'leave' }, { name: 'b', function: 'look' }], result: 'pipeline.b.seen' },
+    shared: { operation: 'query', returns: 'String', steps: [{ name: 'a', function: 'leave' }, { name: 'b', function: 'look' }], result: 'pipeline.b.seen' },
+    peek: { operation: 'query', returns: 'String', steps: [{ name: 'b', function: 'look' }], result: 'pipeline.b.seen' },
+    recover: {
+      operation: 'query', returns: 'String', result: 'pipeline.after.seen',
+      steps: [{ name: 'before', function: 'leave-16' }, { name: 'hog', function: 'hog-16', onError: 'skip' }, { name: 'after', function: 'look-16' }],
+    },
+    chatty: { operation: 'query', returns: 'Int', steps: [{ name: 'loud', function: 'flood' }, { name: 'quiet', function: 'log-args' }] },
     stepTimeout: { operation: 'query', returns: 'Int', steps: [{ name: 'first', function: 'echo', input: '1' }, { name: 'stuck', function: 'spin', timeoutMs: 200 }] },
     deadline: { operation: 'query', returns: 'Int', deadlineMs: 450, steps: [{ name: 'one', function: 'busy' }, { name: 'two', function: 'busy' }, { name: 'three', function: 'busy' }] },
     redacted: { operation: 'query', args: 'told: String!', returns: 'Int', steps: [{ name: 'tell', function: 'log-args' }, { name: 'read', function: 'read-key' }], result: 'pipeline.read.length' },
@@ -82,16 +93,35 @@ beforeAll(async () => {
 afterAll(async () => { await w?.close(); receiver?.close(); });
 
 describe('a pipeline run in one worker', () => {
-  it('runs each step in a fresh context: a global one step leaves is gone in the next', async () => {
-    expect((await raw('{ fresh }')).data).toEqual({ fresh: 'undefined' });
-    const run = await lastRun('fresh');
+  it('runs a run\'s steps in one context: a global one step leaves is seen by the next, never by another run or invocation', async () => {
+    expect((await raw('{ shared }')).data).toEqual({ shared: 'string' });
+    const run = await lastRun('shared');
     expect(run.steps.map((s: any) => [s.status, s.invocationIds.length])).toEqual([['ok', 1], ['ok', 1]]);
     expect(run.steps[0].invocationIds[0]).not.toBe(run.steps[1].invocationIds[0]);
+    // The isolate the run used is pooled again once it has answered, with a fresh context.
+    for (let n = 0; n < 3; n++) {
+      expect((await raw('{ peek }')).data).toEqual({ peek: 'undefined' });
+      expect(ok(await w.s.request('POST', `/v1/workspaces/${w.ws}/functions/look/invoke`, { body: {} }), 200).body.result).toEqual({ seen: 'undefined' });
+    }
+  });
+
+  it('a step that loses the run\'s context (its isolate ran out of memory) is skipped, and the next step gets a fresh one', async () => {
+    expect((await raw('{ recover }')).data).toEqual({ recover: 'undefined' });
+    const run = await lastRun('recover');
+    expect(run.steps.map((s: any) => [s.status, s.errorCode])).toEqual([['ok', null], ['failed', 'memory_limit'], ['ok', null]]);
+    expect((await raw('{ recover }')).data).toEqual({ recover: 'undefined' });
+  });
+
+  it('each invocation in the shared context starts with its own budgets: a step that filled its log leaves the next one its own', async () => {
+    expect((await raw('{ chatty }')).data).toEqual({ chatty: 1 });
+    const run = await lastRun('chatty');
+    expect(run.steps[0].logs).toHaveLength(200); // the record keeps 200 of the 1,000 the worker let through, then cut
+    expect(run.steps[1].logs.map((l: any) => l.message)).toEqual(['told undefined']);
   });
 
   it('a run of more invocations than its workspace has isolates completes, alone and beside others', async () => {
-    // Each step's isolate is checked for reuse only once its run has answered, unless an invocation
-    // finds no isolate free: 40 invocations over the workspace's 8 isolates must not wait on themselves.
+    // A run holds its context until it has answered, unless an invocation finds no isolate free:
+    // 40 invocations, and four runs beside each other over the workspace's 8 isolates, never wait on themselves.
     const all = Array.from({ length: 20 }, (_, i) => i);
     expect((await raw('{ long }')).data).toEqual({ long: all });
     const side = await Promise.all([raw('{ long }'), raw('{ long }'), raw('{ fine }'), raw('{ long }')]);
