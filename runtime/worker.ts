@@ -547,7 +547,12 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     // Synchronous, like the bootstrap: a script made by compileFunction evaluates to its function
     // and runs nothing of the user's (the user's code only runs inside enter, below, asynchronously);
     // the timeout still bounds anything else. An async call would cost a hop to the isolate's thread.
-    factory = script.runSync(context, { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) });
+    // Not in a context a run holds: its last invocation may have answered while promise jobs it
+    // left were still running on the isolate's thread (a result leaves as soon as it settles), and a
+    // synchronous call would wait for them on this thread. Asynchronous, the call waits on the
+    // isolate's thread instead, and the invocation's timeout ends it.
+    const options = { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) } as const;
+    factory = inv.held ? await script.run(context, options) : script.runSync(context, options);
     if (msg.v) script.release();
     const out = await enter.apply(undefined, [0, factory.derefInto(), msg.a, msg.v === true], {
       timeout: Math.max(1, inv.deadline - Date.now()),

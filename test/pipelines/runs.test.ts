@@ -69,6 +69,12 @@ beforeAll(async () => {
   await deployed(w, 'look-16', FUNCTIONS.look, { memoryMb: 16 });
   await deployed(w, 'leave-spinning', 'export default async () => { (async () => { for (;;) await null; })(); return 1; }', { timeoutMs: 300 });
   await deployed(w, 'echo-300', FUNCTIONS.echo, { timeoutMs: 300 });
+  // Answers (its result leaves on a later turn of the isolate's promise jobs, after the read) while still spinning.
+  await deployed(w, 'read-then-spin', `export default async () => {
+    await tailor.secretmanager.getSecret("default", "api-key");
+    (async () => { for (;;) await null; })();
+    return 1;
+  }`, { timeoutMs: 300 });
   await deployed(w, 'hog-16', 'export default async () => { const kept = []; for (;;) kept.push(new Array(100000).fill(1)); }', { memoryMb: 16 });
   const pipelines: Record<string, unknown> = {
     shared: { operation: 'query', returns: 'String', steps: [{ name: 'a', function: 'leave' }, { name: 'b', function: 'look' }], result: 'pipeline.b.seen' },
@@ -77,6 +83,7 @@ beforeAll(async () => {
       operation: 'query', returns: 'String', result: 'pipeline.after.seen',
       steps: [{ name: 'before', function: 'leave-16' }, { name: 'hog', function: 'hog-16', onError: 'skip' }, { name: 'after', function: 'look-16' }],
     },
+    spinningAfterRead: { operation: 'query', returns: 'Int', steps: [{ name: 'first', function: 'read-then-spin' }, { name: 'second', function: 'read-then-spin' }] },
     spinning: { operation: 'query', returns: 'Int', steps: [{ name: 'first', function: 'leave-spinning' }, { name: 'second', function: 'echo-300', input: '2' }] },
     chatty: { operation: 'query', returns: 'Int', steps: [{ name: 'loud', function: 'flood' }, { name: 'quiet', function: 'log-args' }] },
     stepTimeout: { operation: 'query', returns: 'Int', steps: [{ name: 'first', function: 'echo', input: '1' }, { name: 'stuck', function: 'spin', timeoutMs: 200 }] },
@@ -122,6 +129,16 @@ describe('a pipeline run in one worker', () => {
     expect(r.errors[0].extensions.step).toBe('first');
     for (let n = 0; n < 3; n++) expect((await raw('{ fine }')).data).toEqual({ fine: 5 });
     expect((await raw('{ shared }')).data).toEqual({ shared: 'string' });
+  });
+
+  it('a step that answers while its promise jobs still run leaves the next step nothing that blocks the worker', async () => {
+    // The first step answers (its result settled after the read) with its promise jobs still
+    // running; the second step's calls into the context wait behind them, on the isolate's thread.
+    const r = await raw('{ spinningAfterRead }');
+    expect(r.errors[0]).toMatchObject({ extensions: { code: 'timeout', step: 'second' } });
+    const direct = await w.s.request('POST', `/v1/workspaces/${w.ws}/functions/echo/invoke`, { body: { args: 7 } });
+    expect(direct.status, direct.text).toBe(200);
+    for (let n = 0; n < 3; n++) expect((await raw('{ fine }')).data).toEqual({ fine: 5 });
   });
 
   it('each invocation in the shared context starts with its own budgets: a step that filled its log leaves the next one its own', async () => {
