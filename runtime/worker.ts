@@ -109,6 +109,8 @@ interface Invocation {
   /** A pipeline run's invocation: the run's contexts (see RunShare), and the one it took from them. */
   share?: RunShare;
   held?: Held;
+  /** A read was answered into the isolate: its code may have gone on in a task after the one that started it. */
+  enteredAgain?: true;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -162,8 +164,11 @@ interface RunShare {
   held: Map<string, Held>;
 }
 
-/** A context a run holds, and its isolate; `busy` while one of the run's invocations runs in it. */
-interface Held { sb: Sandbox; prepared: Prepared; busy: boolean }
+/**
+ * A context a run holds, and its isolate; `busy` while one of the run's invocations runs in it.
+ * `idle`: the isolate's thread was known idle when the last invocation answered (see run).
+ */
+interface Held { sb: Sandbox; prepared: Prepared; busy: boolean; idle: boolean }
 
 const openRuns = new Set<RunShare>();
 
@@ -547,12 +552,14 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
     // Synchronous, like the bootstrap: a script made by compileFunction evaluates to its function
     // and runs nothing of the user's (the user's code only runs inside enter, below, asynchronously);
     // the timeout still bounds anything else. An async call would cost a hop to the isolate's thread.
-    // Not in a context a run holds: its last invocation may have answered while promise jobs it
-    // left were still running on the isolate's thread (a result leaves as soon as it settles), and a
+    // In a context a run holds, only if the isolate's thread was idle when the last invocation
+    // answered. isolated-vm hands over a result that settled in the task that started the function
+    // once that task's promise jobs have all run; one that settled in a later task (a read's answer
+    // entering the isolate) leaves at once, maybe with promise jobs still running there, and a
     // synchronous call would wait for them on this thread. Asynchronous, the call waits on the
     // isolate's thread instead, and the invocation's timeout ends it.
     const options = { reference: true, timeout: Math.max(1, inv.deadline - Date.now()) } as const;
-    factory = inv.held ? await script.run(context, options) : script.runSync(context, options);
+    factory = inv.held && !inv.held.idle ? await script.run(context, options) : script.runSync(context, options);
     if (msg.v) script.release();
     const out = await enter.apply(undefined, [0, factory.derefInto(), msg.a, msg.v === true], {
       timeout: Math.max(1, inv.deadline - Date.now()),
@@ -570,8 +577,9 @@ async function run(inv: Invocation, sb: Sandbox): Promise<void> {
   const share = inv.share;
   if (healthy && share && !share.closed && (inv.held || !share.held.has(inv.key))) {
     // Kept for the run's next invocation of this key (see RunShare); still counted as expected back.
-    if (inv.held) inv.held.busy = false;
-    else share.held.set(inv.key, { sb, prepared: prepared!, busy: false });
+    const idle = !inv.enteredAgain;
+    if (inv.held) Object.assign(inv.held, { busy: false, idle });
+    else share.held.set(inv.key, { sb, prepared: prepared!, busy: false, idle });
     return;
   }
   if (inv.held) share!.held.delete(inv.key);
@@ -704,6 +712,7 @@ function onSecretAnswer(m: Extract<ToWorker, { t: 'sec' }>): void {
 /** Settles read `id` inside the isolate. Nothing to wait for: ignored, the call costs no hop back here. */
 function answerRead(inv: Invocation, id: number, status: number, values: unknown[]): void {
   if (inv.closed || !inv.enter) return;
+  inv.enteredAgain = true;
   try { inv.enter.applyIgnored(undefined, [1, id, status, values], { arguments: { copy: true } }); } catch { /* isolate gone */ }
 }
 
