@@ -110,7 +110,7 @@ interface Invocation {
   share?: RunShare;
   held?: Held;
   /** A read was answered into the isolate: its code may have gone on in a task after the one that started it. */
-  enteredAgain?: true;
+  enteredAgain: boolean;
 }
 
 const sandboxes = createIsolatePool<Sandbox>({
@@ -178,9 +178,14 @@ function openRun(answered: Promise<void>): RunShare {
   void answered.then(() => {
     share.closed = true;
     openRuns.delete(share);
-    for (const [key, held] of share.held) if (!held.busy) dropHeld(share, key, held);
+    dropIdle(share);
   });
   return share;
+}
+
+/** The run's contexts that none of its invocations is using go (a busy one goes when its invocation ends: see run). */
+function dropIdle(share: RunShare): void {
+  for (const [key, held] of share.held) if (!held.busy) dropHeld(share, key, held);
 }
 
 /** A held context goes, and its isolate is checked and pooled. Counted as expected back (its last answer said so). */
@@ -195,7 +200,7 @@ function dropHeld(share: RunShare, key: string, held: Held): void {
  * waits on isolates held by itself or by runs that wait in turn.
  */
 function dropIdleHeld(): void {
-  for (const share of openRuns) for (const [key, held] of share.held) if (!held.busy) dropHeld(share, key, held);
+  for (const share of openRuns) dropIdle(share);
 }
 
 const sources = new Map<string, string>();
@@ -269,7 +274,7 @@ function receive(msg: RunMessage, out: (m: FromWorker) => void = send, share?: R
   const inv: Invocation = {
     msg, key: `${msg.mb}:${msg.w}`, source, deadline: Date.now() + msg.to, cpu0: 0n,
     answered: false, closed: false, timedOut: false, logs: [], logChars: 0, logFull: false, reads: 0, values: new Set(), used: new Set(), out,
-    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0, share,
+    receivedAt: performance.now(), admittedAt: 0, readsOut: 0, readsOutSince: 0, readWaitMs: 0, share, enteredAgain: false,
   };
   inv.timer = setTimeout(() => {
     // isolated-vm's own timeout does not always fire while a promise is pending: dispose from here.
